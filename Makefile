@@ -1,0 +1,51 @@
+# The command contract (README "Commands"): every target works from a fresh clone; each depends on
+# `setup`, which is idempotent and only reinstalls when a requirements or lock file changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config/factory.yaml
+OUT ?= cdk.out
+
+# The pinned Node 22 and CDK CLI from node_modules come first: jsii and the CLI both run on it.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+CDK := cdk --no-notices --no-version-reporting
+
+.PHONY: help setup synth test bench clean
+
+help:
+	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
+	@echo "make synth [CONFIG=file] [OUT=dir] synthesize every team's factory, cdk-nag on"
+	@echo "make test                         the whole offline test suite"
+	@echo "make bench                        the performance table quoted in the README"
+
+setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
+
+$(VENV)/.requirements.stamp: requirements.txt requirements-dev.txt
+	@"$(PYTHON)" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "setup: Python >= 3.11 is required (found " + sys.version.split()[0] + ")")'
+	@test -x $(PY) || "$(PYTHON)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.lock.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: setup
+	@$(PY) -m stacks.config "$(CONFIG)"
+	$(CDK) synth --quiet --context config="$(CONFIG)" --output "$(OUT)"
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf cdk.out build .pytest_cache

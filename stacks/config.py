@@ -1,0 +1,260 @@
+"""The factory configuration: one YAML file, validated once, before any construct exists.
+
+Every error becomes one line, ``<file>: <path.to.field>: <what is wrong> (got <value>)``, so that a
+cloud engineer sees the field to fix rather than a traceback. Later issues add keys under
+``teams[].models[]``; each key that is not required has a default documented in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
+ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+RESERVED_TAG_PREFIXES = ("aws:", "model-factory:")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already rendered as the one line the user sees."""
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    # The region table of the pinned aws-cdk-lib: the same facts the synthesizer uses, no network.
+    from aws_cdk.region_info import RegionInfo
+
+    return frozenset(region.name for region in RegionInfo.regions)
+
+
+def _slug(value: str) -> str:
+    if not SLUG_PATTERN.match(value) or value.endswith("-") or "--" in value:
+        raise PydanticCustomError(
+            "slug",
+            "must be 3-24 characters of a-z, 0-9 and single '-', starting with a letter "
+            "and not ending with '-'",
+        )
+    return value
+
+
+def _account(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "account_type",
+            'must be a quoted string of 12 digits (write "{value}" in quotes: YAML drops leading zeros '
+            "of numbers)",
+            {"value": value},
+        )
+    if isinstance(value, str) and not ACCOUNT_PATTERN.match(value):
+        raise PydanticCustomError("account", "must be an AWS account id of exactly 12 digits")
+    return value
+
+
+def _region(value: str) -> str:
+    if value not in known_regions():
+        raise PydanticCustomError("region", "is not an AWS region name (for example eu-west-1)")
+    return value
+
+
+def _instance_type(value: str) -> str:
+    if not INSTANCE_TYPE_PATTERN.match(value):
+        raise PydanticCustomError(
+            "instance_type", "must be a SageMaker instance type such as ml.g5.xlarge (starts with 'ml.')"
+        )
+    return value
+
+
+def _tag_key(value: str) -> str:
+    if value.startswith(RESERVED_TAG_PREFIXES):
+        raise PydanticCustomError("tag_key", "tag keys starting with 'aws:' or 'model-factory:' are reserved")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+AccountId = Annotated[str, BeforeValidator(_account)]
+Region = Annotated[str, AfterValidator(_region)]
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+TagKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_tag_key)]
+TagValue = Annotated[str, Field(max_length=256)]
+ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class TrainingConfig(_Strict):
+    instance_type: InstanceType = "ml.m5.xlarge"
+    use_spot: bool = False
+    max_runtime_minutes: int = Field(default=120, gt=0, le=40320)
+
+
+class ModelConfig(_Strict):
+    name: Slug
+    problem_type: ProblemType = "binary_classification"
+    training: TrainingConfig = TrainingConfig()
+
+
+class TeamConfig(_Strict):
+    name: Slug
+    account: AccountId
+    region: Region | None = None
+    cost_center: TagValue | None = None
+    monthly_budget_usd: float = Field(gt=0)
+    approvers: list[EmailStr] = Field(min_length=1)
+    models: list[ModelConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> TeamConfig:
+        _reject_duplicates([m.name for m in self.models], "models", "model name")
+        return self
+
+    @property
+    def resolved_cost_center(self) -> str:
+        return self.cost_center or self.name
+
+
+class FactorySettings(_Strict):
+    name: Slug
+    region: Region = "us-east-1"
+    tags: dict[TagKey, TagValue] = {}
+
+
+class FactoryConfig(_Strict):
+    factory: FactorySettings
+    teams: list[TeamConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _resolve_team_defaults(self) -> FactoryConfig:
+        _reject_duplicates([t.name for t in self.teams], "teams", "team name")
+        resolved = [
+            team if team.region else team.model_copy(update={"region": self.factory.region})
+            for team in self.teams
+        ]
+        object.__setattr__(self, "teams", resolved)
+        return self
+
+    def teams_sharing_account(self, team: TeamConfig) -> list[str]:
+        return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
+
+
+def _reject_duplicates(names: list[str], collection: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise PydanticCustomError(
+                "duplicate",
+                "{where}: duplicate {what}",
+                {"where": f"{collection}[{index}].name", "what": what, "got": name},
+            )
+        seen.add(name)
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for index, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        if isinstance(part, int) or (index + 1 < len(loc) and loc[index + 1] == "[key]"):
+            path += f"[{part!r}]" if isinstance(part, str) else f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> tuple[str, str, str]:
+    """(field path, message, rendered offending value) for one pydantic error."""
+    loc = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "duplicate":
+        # raised from a model validator: the location is inside the message context
+        parent = _format_location(loc)
+        where = ctx["where"] if parent == "(top level)" else f"{parent}.{ctx['where']}"
+        return where, f"duplicate {ctx['what']}", repr(ctx["got"])
+    if kind == "missing":
+        return _format_location(loc), "is required", "nothing"
+    if kind == "extra_forbidden":
+        return _format_location(loc), "unknown key", repr(value)
+    message = error["msg"]
+    message = message[0].lower() + message[1:] if message else message
+    return _format_location(loc), message, repr(value)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    field, message, value = _describe(exc.errors()[0])
+    return f"{source}: {field}: {message} (got {value})"
+
+
+def parse_config(data: Any, *, source: str) -> FactoryConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: (top level): must be a mapping with the keys 'factory' and 'teams' (got {data!r})"
+        )
+    try:
+        return FactoryConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def _describe_yaml_error(source: str, text: str, exc: yaml.YAMLError) -> str:
+    lines = text.splitlines()
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None and mark.line >= len(lines):
+        # an unterminated construct reports the end of the file: point at where it was opened
+        mark = getattr(exc, "context_mark", None) or mark
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f"{source}: (file): invalid YAML: {problem} (got nothing)"
+    line_text = lines[mark.line].strip() if mark.line < len(lines) else ""
+    return f"{source}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {problem} (got {line_text!r})"
+
+
+def load_config(path: str | Path) -> FactoryConfig:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: (file): cannot read the config file: {exc.strerror} (got {source!r})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_describe_yaml_error(source, text, exc)) from None
+    return parse_config(data, source=source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stacks.config FILE``: validate a config file; the one-line error or nothing."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m stacks.config CONFIG_FILE", file=sys.stderr)
+        return 2
+    try:
+        load_config(args[0])
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""Compose the whole factory from a validated config: one stage per team, cdk-nag over all of it."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from stacks.config import FactoryConfig
+from stacks.nag import install_checks
+from stacks.team_stage import TeamStage
+
+
+def build_factory(app: cdk.App, config: FactoryConfig) -> dict[str, TeamStage]:
+    install_checks(app)
+    return {
+        team.name: TeamStage(
+            app,
+            team.name,
+            factory=config.factory,
+            team=team,
+            account_shared_with_other_teams=bool(config.teams_sharing_account(team)),
+        )
+        for team in config.teams
+    }

@@ -1,0 +1,64 @@
+"""``mf-<team>-foundation``: what every other part of a team's factory plugs into."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from stacks.approver_topic import ApproverTopic
+from stacks.artifact_storage import ArtifactStorage
+from stacks.model_registry import ModelRegistry
+from stacks.naming import model_package_group_name
+from stacks.sagemaker_execution_role import SageMakerExecutionRole
+from stacks.team_budget import TeamBudget
+from stacks.team_key import TeamKey
+
+
+class FoundationStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        team: str,
+        models: Sequence[str],
+        approvers: Sequence[str],
+        monthly_budget_usd: float,
+        budget_filters_by_team_tag: bool,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.key = TeamKey(self, "Encryption", team=team).key
+        storage = ArtifactStorage(self, "Storage", key=self.key)
+        self.bucket = storage.bucket
+        self.access_log_bucket = storage.access_log_bucket
+        self.registry = ModelRegistry(self, "Registry", team=team, models=models)
+        self.topic = ApproverTopic(self, "Approvers", team=team, key=self.key, approvers=approvers).topic
+        execution = SageMakerExecutionRole(
+            self,
+            "SageMakerExecution",
+            team=team,
+            bucket=self.bucket,
+            key=self.key,
+            model_package_group_names=[model_package_group_name(team, m) for m in models],
+        )
+        self.sagemaker_role = execution.role
+        # The role's policy names the groups by ARN; create the groups first so the names exist.
+        for group in self.registry.groups.values():
+            execution.policy.node.add_dependency(group)
+        TeamBudget(
+            self,
+            "Budget",
+            team=team,
+            monthly_limit_usd=monthly_budget_usd,
+            topic=self.topic,
+            key=self.key,
+            filter_by_team_tag=budget_filters_by_team_tag,
+        )
+
+        cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
+        cdk.CfnOutput(self, "KeyArn", value=self.key.key_arn)
+        cdk.CfnOutput(self, "SageMakerExecutionRoleArn", value=self.sagemaker_role.role_arn)
+        cdk.CfnOutput(self, "ApproverTopicArn", value=self.topic.topic_arn)

@@ -1,0 +1,48 @@
+"""cdk-nag wiring: the AwsSolutions pack on the whole app, per-finding acknowledgements, and the
+report check that turns any unacknowledged finding into a failed synth."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import IConstruct
+
+REPORT_FILE = "validation-report.json"
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    construct_path: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"cdk-nag: {self.construct_path}: {self.rule}: {self.description}"
+
+
+def install_checks(app: cdk.App) -> None:
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge exactly one finding (``AwsSolutions-IAM5[Resource::...]``) on one construct."""
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def unacknowledged_findings(outdir: str | Path) -> list[Finding]:
+    """Every violation listed in the assembly's validation report (acknowledged ones are not listed)."""
+    report_path = Path(outdir) / REPORT_FILE
+    if not report_path.exists():
+        return []
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    return [
+        Finding(rule=violation["ruleName"], construct_path=construct["constructPath"],
+                description=violation["description"])
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]

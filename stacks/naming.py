@@ -1,0 +1,38 @@
+"""Names and tags shared by every part of the factory (see the naming conventions in the README).
+
+One place decides every physical name so that the build pipeline, the approval hook and the deploy
+pipeline of later stages agree on them without passing strings around.
+"""
+
+from __future__ import annotations
+
+TAG_FACTORY = "model-factory:factory"
+TAG_TEAM = "model-factory:team"
+TAG_COST_CENTER = "model-factory:cost-center"
+TAG_MODEL = "model-factory:model"
+
+PARAMETER_ROOT = "/model-factory"
+
+
+def team_stack_name(team: str, purpose: str) -> str:
+    return f"mf-{team}-{purpose}"
+
+
+def model_package_group_name(team: str, model: str) -> str:
+    return f"mf-{team}-{model}"
+
+
+def sagemaker_pipeline_name(team: str, model: str) -> str:
+    return f"mf-{team}-{model}"
+
+
+def codepipeline_name(team: str, model: str, kind: str) -> str:
+    return f"mf-{team}-{model}-{kind}"
+
+
+def endpoint_name(team: str, model: str, stage: str) -> str:
+    return f"mf-{team}-{model}-{stage}"
+
+
+def team_parameter(team: str, name: str) -> str:
+    return f"{PARAMETER_ROOT}/{team}/{name}"

@@ -1,0 +1,139 @@
+"""The role SageMaker jobs of one team run as, scoped to that team's bucket, key and package groups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.nag import acknowledge
+
+
+class SageMakerExecutionRole(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        team: str,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        model_package_group_names: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"mf-{team}-sagemaker-execution",
+            description=f"Model Factory: SageMaker jobs and endpoints of the {team} team",
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            ),
+            max_session_duration=cdk.Duration.hours(12),
+        )
+        policy = iam.Policy(self, "Policy", roles=[self.role])
+        job_log_groups = stack.format_arn(
+            service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="ArtifactBucket",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ArtifactObjects",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(
+                sid="TeamKey",
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="TeamKeyGrantsForVolumes",
+                actions=["kms:CreateGrant"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                         "logs:DescribeLogStreams"],
+                resources=[job_log_groups],
+            ),
+            iam.PolicyStatement(
+                sid="JobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+            ),
+        )
+        group_arns: list[str] = []
+        package_arns: list[str] = []
+        for group in model_package_group_names:
+            group_arns.append(stack.format_arn(service="sagemaker", resource="model-package-group",
+                                               resource_name=group))
+            package_arns.append(stack.format_arn(service="sagemaker", resource="model-package",
+                                                 resource_name=f"{group}/*"))
+        if group_arns:
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ModelRegistry",
+                    actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages",
+                             "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                    resources=[*group_arns, *package_arns],
+                )
+            )
+        self.policy = policy
+        self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns)
+
+    def _acknowledge_wildcards(
+        self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str]
+    ) -> None:
+        resource = policy.node.default_child
+        stack = cdk.Stack.of(self)
+        bucket_token = stack.resolve(bucket.bucket_arn)["Fn::GetAtt"][0]
+        acknowledge(
+            resource,
+            f"AwsSolutions-IAM5[Resource::<{bucket_token}.Arn>/*]",
+            "Jobs read inputs and write models, reports and baselines under keys chosen per execution, "
+            "all inside the team's own KMS-encrypted artifact bucket.",
+        )
+        acknowledge(
+            resource,
+            f"AwsSolutions-IAM5[Resource::{_render(stack, job_log_groups)}]",
+            "SageMaker writes each job type to its own log group under /aws/sagemaker/ "
+            "(TrainingJobs, ProcessingJobs, Endpoints); the prefix is fixed by the service.",
+        )
+        acknowledge(
+            resource,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData supports no resource-level permission; the statement is limited "
+            "to the SageMaker metric namespaces by the cloudwatch:namespace condition.",
+        )
+        for arn in package_arns:
+            acknowledge(
+                resource,
+                f"AwsSolutions-IAM5[Resource::{_render(stack, arn)}]",
+                "Model package versions are numbered by SageMaker at registration; the wildcard covers "
+                "the versions of this one package group only.",
+            )
+
+
+def _render(stack: cdk.Stack, arn: str) -> str:
+    """The ARN as cdk-nag spells it in finding ids (pseudo parameters as <AWS::...>)."""
+    resolved = stack.resolve(arn)
+    if isinstance(resolved, str):
+        return resolved
+    parts = resolved["Fn::Join"][1]
+    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

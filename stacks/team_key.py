@@ -1,0 +1,21 @@
+"""The team's customer managed KMS key: every bucket, topic, log group and job output of the team."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+class TeamKey(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, team: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/mf-{team}",
+            description=f"Model Factory: encrypts the {team} team's artifacts, topics and logs",
+            enable_key_rotation=True,
+            pending_window=cdk.Duration.days(30),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )

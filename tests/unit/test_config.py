@@ -1,0 +1,195 @@
+"""Every class of config error gives one line naming the field; a minimal file gets documented defaults."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.config import ConfigError, load_config, parse_config
+from tests.synth import ROOT
+
+EXAMPLE = yaml.safe_load((ROOT / "config" / "factory.yaml").read_text())
+MINIMAL = {
+    "factory": {"name": "acme-ml"},
+    "teams": [
+        {"name": "fraud", "account": "111111111111", "monthly_budget_usd": 100,
+         "approvers": ["a@acme.io"]}
+    ],
+}
+
+
+def error_for(mutate) -> str:
+    data = copy.deepcopy(EXAMPLE)
+    mutate(data)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, source="factory.yaml")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("factory.yaml: ")
+    return message
+
+
+def test_example_config_is_valid_and_resolves_team_defaults():
+    config = load_config(ROOT / "config" / "factory.yaml")
+    assert [team.name for team in config.teams] == ["fraud", "pricing"]
+    pricing = config.teams[1]
+    assert pricing.region == "eu-west-1"  # inherited from factory.region
+    assert pricing.models[0].training.use_spot is False
+
+
+def test_minimal_config_gets_documented_defaults():
+    config = parse_config(MINIMAL, source="minimal.yaml")
+    team = config.teams[0]
+    assert config.factory.region == "us-east-1"
+    assert config.factory.tags == {}
+    assert team.region == "us-east-1"
+    assert team.resolved_cost_center == "fraud"
+    assert team.models == []
+
+
+def test_model_defaults():
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "churn"}]
+    model = parse_config(data, source="x").teams[0].models[0]
+    assert model.problem_type == "binary_classification"
+    assert (model.training.instance_type, model.training.use_spot, model.training.max_runtime_minutes) == (
+        "ml.m5.xlarge", False, 120)
+
+
+def test_unknown_key():
+    message = error_for(lambda d: d["teams"][0].update(budget=5))
+    assert message == "factory.yaml: teams[0].budget: unknown key (got 5)"
+
+
+def test_unknown_key_in_model_training():
+    message = error_for(lambda d: d["teams"][0]["models"][0]["training"].update(gpus=4))
+    assert message == "factory.yaml: teams[0].models[0].training.gpus: unknown key (got 4)"
+
+
+def test_missing_required_key():
+    message = error_for(lambda d: d["teams"][1].pop("monthly_budget_usd"))
+    assert message == "factory.yaml: teams[1].monthly_budget_usd: is required (got nothing)"
+
+
+def test_missing_teams():
+    assert error_for(lambda d: d.pop("teams")) == "factory.yaml: teams: is required (got nothing)"
+
+
+def test_empty_teams():
+    assert error_for(lambda d: d.update(teams=[])).startswith("factory.yaml: teams: list should have at least 1")
+
+
+def test_wrong_type():
+    message = error_for(lambda d: d["teams"][0].update(monthly_budget_usd="lots"))
+    assert message.startswith("factory.yaml: teams[0].monthly_budget_usd: input should be a valid number")
+    assert message.endswith("(got 'lots')")
+
+
+def test_wrong_type_for_boolean():
+    message = error_for(lambda d: d["teams"][0]["models"][0]["training"].update(use_spot="sometimes"))
+    assert message.startswith("factory.yaml: teams[0].models[0].training.use_spot: input should be a valid boolean")
+
+
+@pytest.mark.parametrize("account", ["12345", "11111111111a", "1111111111111"])
+def test_bad_account_id(account):
+    message = error_for(lambda d: d["teams"][0].update(account=account))
+    assert message == f"factory.yaml: teams[0].account: must be an AWS account id of exactly 12 digits (got {account!r})"
+
+
+def test_unquoted_account_id_is_rejected_with_advice():
+    message = error_for(lambda d: d["teams"][0].update(account=111111111111))
+    assert message.startswith("factory.yaml: teams[0].account: must be a quoted string of 12 digits")
+
+
+@pytest.mark.parametrize("name", ["Fraud", "ab", "1fraud", "fraud-", "fr--aud", "a" * 25, "fraud_team"])
+def test_invalid_team_name(name):
+    message = error_for(lambda d: d["teams"][0].update(name=name))
+    assert message.startswith("factory.yaml: teams[0].name: must be 3-24 characters")
+    assert message.endswith(f"(got {name!r})")
+
+
+def test_invalid_model_name():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(name="Card Fraud"))
+    assert message.startswith("factory.yaml: teams[0].models[0].name: must be 3-24 characters")
+
+
+def test_duplicate_team():
+    message = error_for(lambda d: d["teams"][1].update(name="fraud"))
+    assert message == "factory.yaml: teams[1].name: duplicate team name (got 'fraud')"
+
+
+def test_duplicate_model_within_team():
+    message = error_for(lambda d: d["teams"][0]["models"].append({"name": "card-fraud"}))
+    assert message == "factory.yaml: teams[0].models[1].name: duplicate model name (got 'card-fraud')"
+
+
+def test_same_model_name_in_two_teams_is_allowed():
+    data = copy.deepcopy(EXAMPLE)
+    data["teams"][1]["models"][0]["name"] = "card-fraud"
+    parse_config(data, source="x")
+
+
+@pytest.mark.parametrize("budget", [0, -5])
+def test_non_positive_budget(budget):
+    message = error_for(lambda d: d["teams"][0].update(monthly_budget_usd=budget))
+    assert message == f"factory.yaml: teams[0].monthly_budget_usd: input should be greater than 0 (got {budget})"
+
+
+def test_invalid_email():
+    message = error_for(lambda d: d["teams"][1].update(approvers=["ok@acme.io", "not-an-email"]))
+    assert message.startswith("factory.yaml: teams[1].approvers[1]: value is not a valid email address")
+    assert message.endswith("(got 'not-an-email')")
+
+
+def test_no_approvers():
+    message = error_for(lambda d: d["teams"][0].update(approvers=[]))
+    assert message.startswith("factory.yaml: teams[0].approvers: list should have at least 1 item")
+
+
+@pytest.mark.parametrize("where", ["team", "factory"])
+def test_unknown_region(where):
+    if where == "team":
+        message = error_for(lambda d: d["teams"][0].update(region="eu-middle-9"))
+        assert message.startswith("factory.yaml: teams[0].region: is not an AWS region name")
+    else:
+        message = error_for(lambda d: d["factory"].update(region="mars-north-1"))
+        assert message.startswith("factory.yaml: factory.region: is not an AWS region name")
+
+
+def test_unknown_problem_type():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(problem_type="ranking"))
+    assert message.startswith("factory.yaml: teams[0].models[0].problem_type: input should be ")
+
+
+def test_non_sagemaker_instance_type():
+    message = error_for(lambda d: d["teams"][0]["models"][0]["training"].update(instance_type="g5.xlarge"))
+    assert message.startswith("factory.yaml: teams[0].models[0].training.instance_type: must be a SageMaker")
+
+
+def test_reserved_tag_key():
+    message = error_for(lambda d: d["factory"]["tags"].update({"model-factory:team": "x"}))
+    assert message.startswith("factory.yaml: factory.tags['model-factory:team']: tag keys starting with")
+
+
+def test_top_level_not_a_mapping():
+    with pytest.raises(ConfigError, match=r"^x.yaml: \(top level\): must be a mapping"):
+        parse_config(["teams"], source="x.yaml")
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("factory:\n  name: acme-ml\nteams:\n  - name: fraud\n    account: [1, 2\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line ")
+    assert "invalid YAML" in message
+    assert "\n" not in message
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "absent.yaml")

@@ -1,0 +1,41 @@
+"""A bad config stops app.py and the pre-check with one line, no traceback and no template written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.synth import ROOT
+
+
+def run(args: list[str], env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_app_rejects_bad_config_before_building_anything(tmp_path: Path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("factory: {name: acme-ml}\nteams:\n  - {name: fraud, account: '12', monthly_budget_usd: 1, "
+                      "approvers: [a@acme.io]}\n")
+    outdir = tmp_path / "out"
+    result = run(["app.py"], {"CDK_CONTEXT_JSON": json.dumps({"config": str(config)}), "CDK_OUTDIR": str(outdir)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"{config}: teams[0].account: must be an AWS account id of exactly 12 digits (got '12')"
+    ]
+    assert "Traceback" not in result.stderr
+    assert not list(outdir.glob("**/*.template.json"))
+
+
+def test_config_precheck_command(tmp_path: Path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("factory: {name: acme-ml}\nteams: []\n")
+    result = run(["-m", "stacks.config", str(config)], {})
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"{config}: teams: list should have at least 1 item")
+    assert run(["-m", "stacks.config", str(ROOT / "config" / "factory.yaml")], {}).returncode == 0
