@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""`make bench`: the performance table quoted in the README's Performance section.
+
+Synth is measured the way a cloud engineer runs it (the pinned CDK CLI running app.py, cdk-nag on),
+for generated configs of 1, 10 and 25 teams with 2 models each; each size runs REPEAT times and the
+median wall time is reported. Peak memory is the largest sum of resident memory over the whole
+process tree (CLI, Python, jsii's Node runtime), sampled every 20 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scripts.generate_config import generate_config  # noqa: E402
+
+TEAM_COUNTS = (1, 10, 25)
+MODELS_PER_TEAM = 2
+REPEAT = 3
+CFN_MAX_RESOURCES = 250
+CFN_MAX_TEMPLATE_BYTES = 500 * 1024
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _tree_rss(root: int) -> int:
+    total, stack = 0, [root]
+    page = os.sysconf("SC_PAGE_SIZE")
+    while stack:
+        pid = stack.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except OSError:
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
+def timed(command: list[str], **kwargs) -> Run:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss(process.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.stderr.write(stderr.decode(errors="replace"))
+    return Run(elapsed, peak, process.returncode)
+
+
+def synth(config: Path, outdir: Path) -> Run:
+    env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}
+    return timed(["cdk", "--no-notices", "--no-version-reporting", "synth", "--quiet",
+                  "--context", f"config={config}", "--output", str(outdir)], env=env)
+
+
+def largest_template(outdir: Path) -> tuple[str, int, int]:
+    best = ("", 0, 0)
+    for path in outdir.glob("assembly-*/*.template.json"):
+        size = path.stat().st_size
+        resources = len(json.loads(path.read_text())["Resources"])
+        if (size, resources) > best[1:]:
+            best = (path.name, size, resources)
+    return best
+
+
+def bench_synth(workdir: Path) -> tuple[list[list[str]], dict[str, float]]:
+    rows, medians = [], {}
+    largest = ("", 0, 0)
+    for teams in TEAM_COUNTS:
+        config = workdir / f"factory-{teams}.yaml"
+        config.write_text(yaml.safe_dump(generate_config(teams, MODELS_PER_TEAM), sort_keys=False))
+        runs = []
+        for attempt in range(REPEAT):
+            outdir = workdir / f"out-{teams}-{attempt}"
+            run = synth(config, outdir)
+            if run.returncode != 0:
+                raise SystemExit(f"bench: synth of {teams} teams failed (exit {run.returncode})")
+            runs.append(run)
+            largest = max(largest, largest_template(outdir), key=lambda t: (t[1], t[2]))
+        medians[teams] = statistics.median(r.seconds for r in runs)
+        peak_mib = max(r.peak_rss_bytes for r in runs) / 2**20
+        rows.append([f"synth {teams} team(s) x {MODELS_PER_TEAM} models",
+                     f"{medians[teams]:.2f} s (median of {REPEAT}), peak {peak_mib:.0f} MiB", ""])
+    ratio = medians[TEAM_COUNTS[-1]] / medians[TEAM_COUNTS[0]]
+    rows.append([f"synth time ratio {TEAM_COUNTS[-1]}/{TEAM_COUNTS[0]} teams", f"{ratio:.2f}x", "<= 2.0x"])
+    name, size, resources = largest
+    rows.append(["largest template", f"{size / 1024:.1f} KiB ({100 * size / CFN_MAX_TEMPLATE_BYTES:.0f}% of 500 KB), "
+                 f"{resources} resources ({100 * resources / CFN_MAX_RESOURCES:.0f}% of 250)", "<= 50%"])
+    return rows, medians
+
+
+def bench_tests() -> list[list[str]]:
+    run = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    if run.returncode != 0:
+        raise SystemExit("bench: make test failed")
+    return [["make test (full suite)", f"{run.seconds:.1f} s on {os.cpu_count()} cores", "<= 120 s"]]
+
+
+def print_table(rows: list[list[str]]) -> None:
+    header = ["measure", "result", "target"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(3)]
+    line = "| " + " | ".join("{:<%d}" % w for w in widths) + " |"
+    print(line.format(*header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(line.format(*row))
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
+        rows, _ = bench_synth(Path(tmp))
+    rows += bench_tests()
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
