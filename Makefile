@@ -16,12 +16,17 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export AWS_EC2_METADATA_DISABLED := true
 CDK := cdk --no-notices --no-version-reporting
 
-.PHONY: help setup synth test bench clean
+TRAIN_OUT ?= build/local-run
+DEFINITION_OUT ?= build/pipeline-definition.json
+
+.PHONY: help setup synth test bench clean train-local pipeline-definition
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
 	@echo "make synth [CONFIG=file] [OUT=dir] synthesize every team's factory, cdk-nag on"
 	@echo "make test                         the whole offline test suite"
+	@echo "make train-local [OUT=dir]        seed model preprocess -> train -> evaluate here (OUT/evaluation.json)"
+	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -43,6 +48,15 @@ synth: setup
 
 test: setup
 	$(PY) -m pytest
+
+# OUT is shared by several targets: each gives it its own default.
+train-local: setup
+	$(PY) pipelines/modelbuild/local_run.py --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(TRAIN_OUT))"
+
+pipeline-definition: setup
+	env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+	  $(PY) pipelines/modelbuild/run_pipeline.py definition \
+	  --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(DEFINITION_OUT))"
 
 bench: setup
 	$(PY) scripts/bench.py

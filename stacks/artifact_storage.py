@@ -17,6 +17,7 @@ class ArtifactStorage(Construct):
         construct_id: str,
         *,
         key: kms.IKey,
+        bucket_name: str,
         noncurrent_version_days: int = 90,
         access_log_days: int = 365,
     ) -> None:
@@ -25,6 +26,7 @@ class ArtifactStorage(Construct):
         self.access_log_bucket = s3.Bucket(
             self,
             "AccessLogs",
+            bucket_name=f"{bucket_name}-logs",
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
@@ -49,6 +51,7 @@ class ArtifactStorage(Construct):
         self.bucket = s3.Bucket(
             self,
             "Artifacts",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,

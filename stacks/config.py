@@ -28,6 +28,27 @@ from pydantic_core import PydanticCustomError
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
 ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+CONNECTION_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
+)
+REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")
+BRANCH_PATTERN = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
+SCHEDULE_PATTERN = re.compile(
+    r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)"
+    r"|cron\(\S+ \S+ \S+ \S+ \S+ \S+\))$"
+)
+# Metrics each problem type's evaluation report carries (SageMaker model-quality format), and whether
+# a higher value is better; the quality gate compares the metric with its threshold accordingly.
+QUALITY_METRICS: dict[str, dict[str, bool]] = {
+    "binary_classification": {"auc": True, "accuracy": True, "precision": True, "recall": True, "f1": True},
+    "multiclass_classification": {"accuracy": True, "weighted_precision": True, "weighted_recall": True,
+                                  "weighted_f1": True},
+    "regression": {"mse": False, "rmse": False, "mae": False, "r2": True},
+}
+DEFAULT_QUALITY_METRIC = {"binary_classification": "auc", "multiclass_classification": "accuracy",
+                          "regression": "r2"}
+UNIT_INTERVAL_METRICS = {"auc", "accuracy", "precision", "recall", "f1", "weighted_precision",
+                         "weighted_recall", "weighted_f1"}
 RESERVED_TAG_PREFIXES = ("aws:", "model-factory:")
 
 
@@ -80,6 +101,29 @@ def _instance_type(value: str) -> str:
     return value
 
 
+def _schedule(value: str) -> str:
+    if not SCHEDULE_PATTERN.match(value):
+        raise PydanticCustomError(
+            "schedule",
+            "must be an EventBridge schedule expression: rate(<n> <minute(s)|hour(s)|day(s)>) or "
+            "cron(<min> <hour> <day-of-month> <month> <day-of-week> <year>)",
+        )
+    if value.startswith("cron("):
+        fields = value[5:-1].split()
+        if fields[2] != "?" and fields[4] != "?":
+            raise PydanticCustomError("schedule", "cron() needs '?' in day-of-month or day-of-week")
+    return value
+
+
+def _pattern(pattern: re.Pattern[str], description: str):
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise PydanticCustomError("pattern", "must be " + description)
+        return value
+
+    return AfterValidator(check)
+
+
 def _tag_key(value: str) -> str:
     if value.startswith(RESERVED_TAG_PREFIXES):
         raise PydanticCustomError("tag_key", "tag keys starting with 'aws:' or 'model-factory:' are reserved")
@@ -101,14 +145,76 @@ class _Strict(BaseModel):
 
 class TrainingConfig(_Strict):
     instance_type: InstanceType = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
     use_spot: bool = False
     max_runtime_minutes: int = Field(default=120, gt=0, le=40320)
+
+
+Branch = Annotated[str, _pattern(BRANCH_PATTERN, "a git branch name")]
+
+
+class CodeCommitSource(_Strict):
+    provider: Literal["codecommit"] = "codecommit"
+    branch: Branch = "main"
+
+
+class CodeConnectionsSource(_Strict):
+    provider: Literal["codeconnections"]
+    connection_arn: Annotated[str, _pattern(
+        CONNECTION_ARN_PATTERN, "a CodeConnections connection ARN "
+        "(arn:aws:codeconnections:<region>:<account>:connection/<id>)")]
+    repository: Annotated[str, _pattern(REPOSITORY_PATTERN, "<owner>/<repository>")]
+    branch: Branch = "main"
+
+
+SOURCE_PROVIDERS = ("codecommit", "codeconnections")
+
+
+class QualityGate(_Strict):
+    metric: str
+    threshold: float
 
 
 class ModelConfig(_Strict):
     name: Slug
     problem_type: ProblemType = "binary_classification"
     training: TrainingConfig = TrainingConfig()
+    source: Annotated[CodeCommitSource | CodeConnectionsSource, Field(discriminator="provider")] = (
+        CodeCommitSource()
+    )
+    retrain_schedule: Annotated[str, AfterValidator(_schedule)] | None = None
+    quality_gate: QualityGate | None = None
+
+    @model_validator(mode="after")
+    def _check_quality_gate(self) -> ModelConfig:
+        if self.quality_gate is None:
+            default = DEFAULT_QUALITY_METRIC[self.problem_type]
+            object.__setattr__(self, "quality_gate", QualityGate(
+                metric=default, threshold=0.8 if default in UNIT_INTERVAL_METRICS else 0.5))
+            return self
+        metric, threshold = self.quality_gate.metric, self.quality_gate.threshold
+        allowed = QUALITY_METRICS[self.problem_type]
+        if metric not in allowed:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "quality_gate.metric", "got": metric,
+                 "message": f"is not a {self.problem_type} metric (one of {', '.join(allowed)})"},
+            )
+        if metric in UNIT_INTERVAL_METRICS and not 0 < threshold <= 1:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "quality_gate.threshold", "got": threshold, "message": f"must be in (0, 1] for {metric}"},
+            )
+        if metric not in UNIT_INTERVAL_METRICS and metric != "r2" and threshold <= 0:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "quality_gate.threshold", "got": threshold, "message": f"must be > 0 for {metric}"},
+            )
+        return self
+
+    @property
+    def quality_higher_is_better(self) -> bool:
+        return QUALITY_METRICS[self.problem_type][self.quality_gate.metric]
 
 
 class TeamConfig(_Strict):
@@ -159,9 +265,9 @@ def _reject_duplicates(names: list[str], collection: str, what: str) -> None:
     for index, name in enumerate(names):
         if name in seen:
             raise PydanticCustomError(
-                "duplicate",
-                "{where}: duplicate {what}",
-                {"where": f"{collection}[{index}].name", "what": what, "got": name},
+                "field_error",
+                "{where}: {message}",
+                {"where": f"{collection}[{index}].name", "message": f"duplicate {what}", "got": name},
             )
         seen.add(name)
 
@@ -169,7 +275,7 @@ def _reject_duplicates(names: list[str], collection: str, what: str) -> None:
 def _format_location(loc: tuple[Any, ...]) -> str:
     path = ""
     for index, part in enumerate(loc):
-        if part == "[key]":
+        if part == "[key]" or (index > 0 and loc[index - 1] == "source" and part in SOURCE_PROVIDERS):
             continue
         if isinstance(part, int) or (index + 1 < len(loc) and loc[index + 1] == "[key]"):
             path += f"[{part!r}]" if isinstance(part, str) else f"[{part}]"
@@ -184,11 +290,11 @@ def _describe(error: dict[str, Any]) -> tuple[str, str, str]:
     ctx = error.get("ctx") or {}
     kind = error["type"]
     value = error.get("input")
-    if kind == "duplicate":
-        # raised from a model validator: the location is inside the message context
+    if kind == "field_error":
+        # raised from a model validator: the field inside the model is in the message context
         parent = _format_location(loc)
         where = ctx["where"] if parent == "(top level)" else f"{parent}.{ctx['where']}"
-        return where, f"duplicate {ctx['what']}", repr(ctx["got"])
+        return where, ctx["message"], repr(ctx["got"])
     if kind == "missing":
         return _format_location(loc), "is required", "nothing"
     if kind == "extra_forbidden":

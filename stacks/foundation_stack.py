@@ -26,12 +26,13 @@ class FoundationStack(cdk.Stack):
         models: Sequence[str],
         approvers: Sequence[str],
         monthly_budget_usd: float,
+        artifact_bucket_name: str,
         budget_filters_by_team_tag: bool,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.key = TeamKey(self, "Encryption", team=team).key
-        storage = ArtifactStorage(self, "Storage", key=self.key)
+        storage = ArtifactStorage(self, "Storage", key=self.key, bucket_name=artifact_bucket_name)
         self.bucket = storage.bucket
         self.access_log_bucket = storage.access_log_bucket
         self.registry = ModelRegistry(self, "Registry", team=team, models=models)

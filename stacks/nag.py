@@ -33,6 +33,31 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
+def acknowledge_each(construct: IConstruct, reasons: dict[str, str]) -> None:
+    for rule_id, reason in reasons.items():
+        acknowledge(construct, rule_id, reason)
+
+
+def nag_text(stack: cdk.Stack, value: str) -> str:
+    """A token-bearing string as cdk-nag spells it inside finding ids: ``<Logical.Arn>`` for GetAtt,
+    ``<Logical>`` for Ref and pseudo parameters, other intrinsics as compact JSON."""
+    return _render(stack.resolve(value))
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (name, argument), = value.items()
+        if name == "Ref":
+            return f"<{argument}>"
+        if name == "Fn::GetAtt":
+            return f"<{'.'.join(argument)}>"
+        if name == "Fn::Join" and argument[0] == "":
+            return "".join(_render(part) for part in argument[1])
+    return json.dumps(value, separators=(",", ":"))
+
+
 def unacknowledged_findings(outdir: str | Path) -> list[Finding]:
     """Every violation listed in the assembly's validation report (acknowledged ones are not listed)."""
     report_path = Path(outdir) / REPORT_FILE

@@ -34,5 +34,14 @@ def endpoint_name(team: str, model: str, stage: str) -> str:
     return f"mf-{team}-{model}-{stage}"
 
 
+def artifact_bucket_name(team: str, account: str, region: str) -> str:
+    """Deterministic, so that data scientists, the build and the deploy manifests can all name it."""
+    return f"mf-{team}-{account}-{region}"
+
+
+def sagemaker_execution_role_name(team: str) -> str:
+    return f"mf-{team}-sagemaker-execution"
+
+
 def team_parameter(team: str, name: str) -> str:
     return f"{PARAMETER_ROOT}/{team}/{name}"

@@ -10,7 +10,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, nag_text
+from stacks.naming import sagemaker_execution_role_name
 
 
 class SageMakerExecutionRole(Construct):
@@ -29,7 +30,7 @@ class SageMakerExecutionRole(Construct):
         self.role = iam.Role(
             self,
             "Role",
-            role_name=f"mf-{team}-sagemaker-execution",
+            role_name=sagemaker_execution_role_name(team),
             description=f"Model Factory: SageMaker jobs and endpoints of the {team} team",
             assumed_by=iam.ServicePrincipal(
                 "sagemaker.amazonaws.com",
@@ -85,6 +86,24 @@ class SageMakerExecutionRole(Construct):
                                                resource_name=group))
             package_arns.append(stack.format_arn(service="sagemaker", resource="model-package",
                                                  resource_name=f"{group}/*"))
+        # SageMaker Pipelines run as this role and name their jobs "pipelines-<execution>-<step>-...".
+        pipeline_jobs = [stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
+                         for kind in ("processing-job", "training-job")]
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="PipelineJobs",
+                actions=["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
+                         "sagemaker:StopProcessingJob", "sagemaker:CreateTrainingJob",
+                         "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                resources=pipeline_jobs,
+            ),
+            iam.PolicyStatement(
+                sid="PassThisRoleToPipelineJobs",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        )
         if group_arns:
             policy.add_statements(
                 iam.PolicyStatement(
@@ -96,22 +115,28 @@ class SageMakerExecutionRole(Construct):
             )
         self.policy = policy
         self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns)
+        for arn in pipeline_jobs:
+            acknowledge(
+                policy.node.default_child,
+                f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]",
+                "SageMaker Pipelines generate job names per execution, always with the 'pipelines-' prefix; "
+                "the role can only touch such jobs in its own account and region.",
+            )
 
     def _acknowledge_wildcards(
         self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str]
     ) -> None:
         resource = policy.node.default_child
         stack = cdk.Stack.of(self)
-        bucket_token = stack.resolve(bucket.bucket_arn)["Fn::GetAtt"][0]
         acknowledge(
             resource,
-            f"AwsSolutions-IAM5[Resource::<{bucket_token}.Arn>/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects('*'))}]",
             "Jobs read inputs and write models, reports and baselines under keys chosen per execution, "
             "all inside the team's own KMS-encrypted artifact bucket.",
         )
         acknowledge(
             resource,
-            f"AwsSolutions-IAM5[Resource::{_render(stack, job_log_groups)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, job_log_groups)}]",
             "SageMaker writes each job type to its own log group under /aws/sagemaker/ "
             "(TrainingJobs, ProcessingJobs, Endpoints); the prefix is fixed by the service.",
         )
@@ -124,16 +149,8 @@ class SageMakerExecutionRole(Construct):
         for arn in package_arns:
             acknowledge(
                 resource,
-                f"AwsSolutions-IAM5[Resource::{_render(stack, arn)}]",
+                f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]",
                 "Model package versions are numbered by SageMaker at registration; the wildcard covers "
                 "the versions of this one package group only.",
             )
 
-
-def _render(stack: cdk.Stack, arn: str) -> str:
-    """The ARN as cdk-nag spells it in finding ids (pseudo parameters as <AWS::...>)."""
-    resolved = stack.resolve(arn)
-    if isinstance(resolved, str):
-        return resolved
-    parts = resolved["Fn::Join"][1]
-    return "".join(part if isinstance(part, str) else f"<{part['Ref']}>" for part in parts)

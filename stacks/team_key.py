@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -19,3 +20,14 @@ class TeamKey(Construct):
             pending_window=cdk.Duration.days(30),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        stack = cdk.Stack.of(self)
+        # CloudWatch Logs encrypts the team's log groups (builds, Lambdas, endpoints) with this key.
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowTeamLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                service="logs", resource="log-group", resource_name="*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}},
+        ))

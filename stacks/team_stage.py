@@ -7,7 +7,15 @@ from constructs import Construct
 
 from stacks.config import FactorySettings, TeamConfig
 from stacks.foundation_stack import FoundationStack
-from stacks.naming import TAG_COST_CENTER, TAG_FACTORY, TAG_TEAM, team_stack_name
+from stacks.model_build_stack import ModelBuildStack
+from stacks.naming import (
+    TAG_COST_CENTER,
+    TAG_FACTORY,
+    TAG_TEAM,
+    artifact_bucket_name,
+    sagemaker_execution_role_name,
+    team_stack_name,
+)
 
 
 class TeamStage(cdk.Stage):
@@ -21,11 +29,10 @@ class TeamStage(cdk.Stage):
         account_shared_with_other_teams: bool,
     ) -> None:
         super().__init__(scope, construct_id, env=cdk.Environment(account=team.account, region=team.region))
-        for key, value in factory.tags.items():
+        tags = {**factory.tags, TAG_FACTORY: factory.name, TAG_TEAM: team.name,
+                TAG_COST_CENTER: team.resolved_cost_center}
+        for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
-        cdk.Tags.of(self).add(TAG_FACTORY, factory.name)
-        cdk.Tags.of(self).add(TAG_TEAM, team.name)
-        cdk.Tags.of(self).add(TAG_COST_CENTER, team.resolved_cost_center)
 
         self.foundation = FoundationStack(
             self,
@@ -37,4 +44,23 @@ class TeamStage(cdk.Stage):
             approvers=list(team.approvers),
             monthly_budget_usd=team.monthly_budget_usd,
             budget_filters_by_team_tag=account_shared_with_other_teams,
+            artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
         )
+
+        self.builds: dict[str, ModelBuildStack] = {}
+        for model in team.models:
+            build = ModelBuildStack(
+                self,
+                f"Build-{model.name}",
+                stack_name=team_stack_name(team.name, f"{model.name}-build"),
+                description=f"Model Factory {factory.name}: build pipeline of {team.name}/{model.name}",
+                team=team.name,
+                model=model,
+                bucket_name=artifact_bucket_name(team.name, team.account, team.region),
+                key=self.foundation.key,
+                sagemaker_role_name=sagemaker_execution_role_name(team.name),
+                # SageMaker jobs started by the pipeline carry the same cost-allocation tags
+                job_tags=tags,
+            )
+            # names, not tokens, cross the stack boundary; the key ARN is the one reference
+            self.builds[model.name] = build

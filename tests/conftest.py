@@ -1,13 +1,28 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Offline by construction: fake credentials and a region for moto and for the SageMaker SDK (which
+# creates clients at import), no instance metadata, no real account reachable.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+})
+os.environ.pop("AWS_PROFILE", None)
 
 from scripts.generate_config import generate_config
 from stacks.config import FactoryConfig, load_config, parse_config
 from tests.synth import ROOT, SynthesizedFactory, synthesize
 
 EXAMPLE_CONFIG = ROOT / "config" / "factory.yaml"
-MANY_TEAMS = 12
+MANY_TEAMS = 8
+CONNECTION_ARN = "arn:aws:codeconnections:us-west-2:100000000002:connection/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 
 
 @pytest.fixture(scope="session")
@@ -24,5 +39,11 @@ def example_factory(example_config, tmp_path_factory) -> SynthesizedFactory:
 def many_team_factory(tmp_path_factory) -> SynthesizedFactory:
     data = generate_config(MANY_TEAMS, 2)
     data["teams"][1]["account"] = data["teams"][0]["account"]  # two teams sharing one account
+    data["teams"][2]["models"][0]["source"] = {  # a model built from GitHub through CodeConnections
+        "provider": "codeconnections",
+        "connection_arn": CONNECTION_ARN,
+        "repository": "acme/churn-model",
+        "branch": "release",
+    }
     config = parse_config(data, source="generated")
     return synthesize(config, tmp_path_factory.mktemp("many-team-factory"))

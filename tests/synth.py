@@ -32,6 +32,9 @@ class SynthesizedFactory:
     def template(self, team: str) -> Template:
         return Template.from_stack(self.stages[team].foundation)
 
+    def build_template(self, team: str, model: str) -> Template:
+        return Template.from_stack(self.stages[team].builds[model])
+
     def template_files(self) -> list[Path]:
         return sorted(self.outdir.glob("assembly-*/*.template.json"))
 

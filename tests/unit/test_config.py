@@ -193,3 +193,65 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_model_build_defaults():
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "churn"}, {"name": "price", "problem_type": "regression"}]
+    churn, price = parse_config(data, source="x").teams[0].models
+    assert (churn.source.provider, churn.source.branch, churn.retrain_schedule) == ("codecommit", "main", None)
+    assert (churn.quality_gate.metric, churn.quality_gate.threshold) == ("auc", 0.8)
+    assert churn.training.instance_count == 1
+    assert (price.quality_gate.metric, price.quality_gate.threshold) == ("r2", 0.5)
+
+
+@pytest.mark.parametrize("schedule", ["daily", "rate(1 days)", "rate(0 hours)", "cron(0 3 * * *)",
+                                      "cron(0 3 * * * *)"])
+def test_invalid_retrain_schedule(schedule):
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(retrain_schedule=schedule))
+    assert message.startswith("factory.yaml: teams[0].models[0].retrain_schedule: ")
+    assert message.endswith(f"(got {schedule!r})")
+
+
+@pytest.mark.parametrize("schedule", ["rate(1 day)", "rate(12 hours)", "cron(0 3 * * ? *)", "cron(0/15 8-18 ? * MON-FRI *)"])
+def test_valid_retrain_schedule(schedule):
+    data = copy.deepcopy(EXAMPLE)
+    data["teams"][0]["models"][0]["retrain_schedule"] = schedule
+    assert parse_config(data, source="x").teams[0].models[0].retrain_schedule == schedule
+
+
+def test_unknown_quality_metric_for_the_problem_type():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(quality_gate={"metric": "rmse", "threshold": 1}))
+    assert message == ("factory.yaml: teams[0].models[0].quality_gate.metric: is not a binary_classification metric "
+                       "(one of auc, accuracy, precision, recall, f1) (got 'rmse')")
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.2, -0.1])
+def test_quality_threshold_out_of_range(threshold):
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(quality_gate={"metric": "auc",
+                                                                                  "threshold": threshold}))
+    assert message == (f"factory.yaml: teams[0].models[0].quality_gate.threshold: must be in (0, 1] for auc "
+                       f"(got {threshold!r})")
+
+
+def test_codeconnections_source_without_connection_arn():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(
+        source={"provider": "codeconnections", "repository": "acme/fraud"}))
+    assert message == "factory.yaml: teams[0].models[0].source.connection_arn: is required (got nothing)"
+
+
+def test_codeconnections_source_with_a_malformed_arn():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(
+        source={"provider": "codeconnections", "repository": "acme/fraud", "connection_arn": "arn:aws:nope"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].source.connection_arn: must be a CodeConnections")
+
+
+def test_unknown_source_provider():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(source={"provider": "svn"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].source: input tag 'svn'")
+
+
+def test_training_instance_count_must_be_positive():
+    message = error_for(lambda d: d["teams"][0]["models"][0]["training"].update(instance_count=0))
+    assert message == ("factory.yaml: teams[0].models[0].training.instance_count: input should be greater than "
+                       "or equal to 1 (got 0)")

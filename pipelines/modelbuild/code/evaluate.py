@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Evaluate: score the held-out test split and write evaluation.json in SageMaker's model-quality
+format ({"binary_classification_metrics": {"auc": {"value": ..., "standard_deviation": ...}, ...}}).
+
+Runs in the SageMaker XGBoost container as a processing job (model tarball and test split under
+/opt/ml/processing) and locally (`--model/--test/--output-dir`). Standard deviations come from a
+seeded bootstrap of the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn import metrics
+
+warnings.filterwarnings("ignore", message=".*Unknown file format.*")
+
+MODEL_FILE = "xgboost-model"
+BOOTSTRAP_ROUNDS = 100
+
+
+def load_booster(model_path: Path) -> xgb.Booster:
+    candidates = [model_path] if model_path.is_file() else sorted(model_path.glob("*")) if model_path.exists() else []
+    booster = xgb.Booster()
+    for candidate in candidates:
+        if candidate.name == MODEL_FILE:
+            booster.load_model(candidate)
+            return booster
+        if candidate.name.endswith(".tar.gz"):
+            with tarfile.open(candidate) as archive, tempfile.TemporaryDirectory() as tmp:
+                archive.extractall(tmp, filter="data")
+                booster.load_model(Path(tmp) / MODEL_FILE)
+                return booster
+    raise FileNotFoundError(f"no {MODEL_FILE} or model.tar.gz found at {model_path}")
+
+
+def binary_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    predicted = (scores >= 0.5).astype(int)
+    return {
+        "auc": metrics.roc_auc_score(y, scores),
+        "accuracy": metrics.accuracy_score(y, predicted),
+        "precision": metrics.precision_score(y, predicted, zero_division=0),
+        "recall": metrics.recall_score(y, predicted, zero_division=0),
+        "f1": metrics.f1_score(y, predicted, zero_division=0),
+    }
+
+
+def multiclass_metrics(y: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    predicted = scores.argmax(axis=1)
+    return {
+        "accuracy": metrics.accuracy_score(y, predicted),
+        "weighted_precision": metrics.precision_score(y, predicted, average="weighted", zero_division=0),
+        "weighted_recall": metrics.recall_score(y, predicted, average="weighted", zero_division=0),
+        "weighted_f1": metrics.f1_score(y, predicted, average="weighted", zero_division=0),
+    }
+
+
+def regression_metrics(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    mse = metrics.mean_squared_error(y, predicted)
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": metrics.mean_absolute_error(y, predicted),
+            "r2": metrics.r2_score(y, predicted)}
+
+
+SECTIONS = {
+    "binary_classification": ("binary_classification_metrics", binary_metrics),
+    "multiclass_classification": ("multiclass_classification_metrics", multiclass_metrics),
+    "regression": ("regression_metrics", regression_metrics),
+}
+
+
+def evaluate(y: np.ndarray, scores: np.ndarray, problem_type: str, seed: int = 42) -> dict:
+    section, compute = SECTIONS[problem_type]
+    point = compute(y, scores)
+    rng = np.random.default_rng(seed)
+    samples: dict[str, list[float]] = {name: [] for name in point}
+    for _ in range(BOOTSTRAP_ROUNDS):
+        index = rng.integers(0, len(y), len(y))
+        if problem_type != "regression" and len(np.unique(y[index])) < 2:
+            continue
+        for name, value in compute(y[index], scores[index]).items():
+            samples[name].append(value)
+    return {section: {name: {"value": float(point[name]), "standard_deviation": float(np.std(samples[name]))}
+                      for name in point}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="evaluate the model on the test split")
+    parser.add_argument("--model", type=Path, default=Path("/opt/ml/processing/model"))
+    parser.add_argument("--test", type=Path, default=Path("/opt/ml/processing/test"))
+    parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
+    parser.add_argument("--problem-type", default="binary_classification", choices=sorted(SECTIONS))
+    args = parser.parse_args(argv)
+    test_files = sorted(args.test.glob("*.csv")) if args.test.exists() else []
+    if not test_files:
+        print(f"evaluate: no test CSV found in {args.test}", file=sys.stderr)
+        return 1
+    try:
+        booster = load_booster(args.model)
+    except FileNotFoundError as error:
+        print(f"evaluate: {error}", file=sys.stderr)
+        return 1
+    frame = pd.concat([pd.read_csv(f) for f in test_files], ignore_index=True)
+    features = xgb.DMatrix(frame.iloc[:, 1:], feature_names=list(frame.columns[1:]))
+    report = evaluate(frame.iloc[:, 0].to_numpy(), booster.predict(features), args.problem_type)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    print(f"evaluate: {json.dumps({k: v['value'] for s in report.values() for k, v in s.items()})}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

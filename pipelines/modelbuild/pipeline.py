@@ -1,0 +1,336 @@
+"""The SageMaker Pipeline of this model (sagemaker SDK v3):
+
+    Preprocess -> Train -> DataQualityBaseline -> Evaluate -> QualityGate
+        -> RegisterModel (PendingManualApproval, metrics, drift baselines)   when the gate passes
+        -> FailQualityGate (names the metric and its value)                 when it does not
+
+`build_pipeline(settings)` only describes the pipeline: every S3 URI is explicit (code is uploaded by
+run_pipeline.py before an upsert, never by the SDK), so `definition()` works offline.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sagemaker.core import image_uris
+from sagemaker.core.model_monitor.dataset_format import DatasetFormat
+from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.shapes import (
+    DriftCheckBaselines,
+    DriftCheckModelDataQuality,
+    MetricsSource,
+    ModelDataQuality,
+    ModelMetrics,
+    ModelQuality,
+    ProcessingInput,
+    ProcessingOutput,
+    ProcessingS3Input,
+    ProcessingS3Output,
+)
+from sagemaker.core.shapes import S3DataSource, StoppingCondition, Tag
+from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, OutputDataConfig
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+from sagemaker.core.workflow.pipeline_context import PipelineSession
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+from sagemaker.mlops.workflow.condition_step import ConditionStep
+from sagemaker.mlops.workflow.fail_step import FailStep
+from sagemaker.mlops.workflow.model_step import ModelStep
+from sagemaker.mlops.workflow.pipeline import Pipeline
+from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+from sagemaker.serve.model_builder import ModelBuilder
+from sagemaker.train.model_trainer import ModelTrainer
+
+XGBOOST_VERSION = "3.2-0"
+SKLEARN_VERSION = "1.9-0"
+# Instance families with local NVMe storage reject a volume KMS key (their disks are encrypted by the
+# hardware); every other family gets the team key on its training volume.
+NVME_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "trn1", "inf2", "m5d", "c5d", "r5d")
+GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5", "p5e")
+# metric -> (evaluation.json section per problem type, higher is better)
+METRIC_SECTIONS = {
+    "binary_classification": "binary_classification_metrics",
+    "multiclass_classification": "multiclass_classification_metrics",
+    "regression": "regression_metrics",
+}
+LOWER_IS_BETTER = {"mse", "rmse", "mae"}
+MONITOR_PROBLEM_TYPES = {
+    "binary_classification": "BinaryClassification",
+    "multiclass_classification": "MulticlassClassification",
+    "regression": "Regression",
+}
+
+
+def instance_family(instance_type: str) -> str:
+    return instance_type.split(".")[1]
+
+
+def is_gpu_instance(instance_type: str) -> bool:
+    return instance_family(instance_type) in GPU_FAMILIES
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Everything the pipeline needs; CodeBuild fills it from the environment the factory sets."""
+
+    region: str
+    pipeline_name: str
+    model_package_group_name: str
+    role_arn: str
+    bucket: str
+    kms_key_arn: str
+    code_version: str = "local"
+    problem_type: str = "binary_classification"
+    label: str = "is_fraud"
+    quality_metric: str = "auc"
+    quality_threshold: float = 0.8
+    training_instance_type: str = "ml.m5.xlarge"
+    training_instance_count: int = 1
+    use_spot: bool = False
+    max_runtime_minutes: int = 120
+    processing_instance_type: str = "ml.m5.xlarge"
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"s3://{self.bucket}/{self.pipeline_name}"
+
+    @property
+    def code_prefix(self) -> str:
+        return f"{self.prefix}/code/{self.code_version}"
+
+    @property
+    def default_input_uri(self) -> str:
+        return f"{self.prefix}/input/transactions.csv"
+
+
+def build_pipeline(settings: PipelineSettings, session: PipelineSession | None = None) -> Pipeline:
+    session = session or PipelineSession(default_bucket=settings.bucket)
+    s = settings
+    input_data = ParameterString("InputData", default_value=s.default_input_uri)
+    training_instance_type = ParameterString("TrainingInstanceType", default_value=s.training_instance_type)
+    training_instance_count = ParameterInteger("TrainingInstanceCount", default_value=s.training_instance_count)
+    processing_instance_type = ParameterString("ProcessingInstanceType", default_value=s.processing_instance_type)
+    quality_threshold = ParameterFloat("QualityThreshold", default_value=s.quality_threshold)
+    approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
+    execution_prefix = Join(on="/", values=[s.prefix, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID])
+    tags = [{"Key": k, "Value": v} for k, v in s.tags.items()]
+
+    sklearn_image = image_uris.retrieve("sklearn", s.region, version=SKLEARN_VERSION)
+    xgboost_image = image_uris.retrieve("xgboost", s.region, version=XGBOOST_VERSION)
+
+    def processor(image: str, base_job_name: str) -> ScriptProcessor:
+        return ScriptProcessor(
+            role=s.role_arn,
+            image_uri=image,
+            command=["python3"],
+            instance_count=1,
+            instance_type=processing_instance_type,
+            volume_kms_key=s.kms_key_arn,
+            output_kms_key=s.kms_key_arn,
+            base_job_name=base_job_name,
+            sagemaker_session=session,
+            tags=tags,
+        )
+
+    def output(name: str) -> ProcessingOutput:
+        return ProcessingOutput(
+            output_name=name,
+            s3_output=ProcessingS3Output(
+                s3_uri=Join(on="/", values=[execution_prefix, name]),
+                local_path=f"/opt/ml/processing/{name}",
+                s3_upload_mode="EndOfJob",
+            ),
+        )
+
+    def processing_input(name: str, source, destination: str) -> ProcessingInput:
+        return ProcessingInput(
+            input_name=name,
+            s3_input=ProcessingS3Input(s3_uri=source, local_path=destination, s3_data_type="S3Prefix",
+                                       s3_input_mode="File"),
+        )
+
+    # --- preprocess -------------------------------------------------------------------------------
+    step_preprocess = ProcessingStep(
+        name="Preprocess",
+        step_args=processor(sklearn_image, f"{s.pipeline_name}-preprocess").run(
+            code=f"{s.code_prefix}/preprocess.py",
+            inputs=[processing_input("raw", input_data, "/opt/ml/processing/input")],
+            outputs=[output("train"), output("validation"), output("test"), output("baseline")],
+            arguments=["--label", s.label, "--problem-type", s.problem_type,
+                       "--train-shards", training_instance_count.to_string()],
+        ),
+    )
+    preprocessed = step_preprocess.properties.ProcessingOutputConfig.Outputs
+
+    # --- train ------------------------------------------------------------------------------------
+    gpu = is_gpu_instance(s.training_instance_type)
+    max_runtime = s.max_runtime_minutes * 60
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        role=s.role_arn,
+        base_job_name=f"{s.pipeline_name}-train",
+        training_image=xgboost_image,
+        compute=Compute(
+            instance_type=training_instance_type,
+            instance_count=training_instance_count,
+            volume_size_in_gb=30,
+            enable_managed_spot_training=s.use_spot,
+            **({} if instance_family(s.training_instance_type) in NVME_FAMILIES
+               else {"volume_kms_key_id": s.kms_key_arn}),
+        ),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=max_runtime,
+            **({"max_wait_time_in_seconds": max_runtime * 2} if s.use_spot else {}),
+        ),
+        checkpoint_config=CheckpointConfig(
+            s3_uri=Join(on="/", values=[execution_prefix, "checkpoints"]),
+            local_path="/opt/ml/checkpoints",
+        ) if s.use_spot else None,
+        output_data_config=OutputDataConfig(
+            s3_output_path=Join(on="/", values=[execution_prefix, "model"]),
+            kms_key_id=s.kms_key_arn,
+        ),
+        hyperparameters={
+            # the XGBoost framework container's script-mode contract
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(f"{s.code_prefix}/sourcedir.tar.gz"),
+            "problem_type": s.problem_type,
+            "num_round": 300,
+            "max_depth": 4,
+            "eta": 0.1,
+            "device": "cuda" if gpu else "cpu",
+        },
+        tags=[Tag(key=k, value=v) for k, v in s.tags.items()] or None,
+    )
+    step_train = TrainingStep(
+        name="Train",
+        step_args=trainer.train(
+            input_data_config=[
+                InputData(channel_name="train", data_source=S3DataSource(
+                    s3_data_type="S3Prefix",
+                    s3_uri=preprocessed["train"].S3Output.S3Uri,
+                    s3_data_distribution_type="ShardedByS3Key",
+                ), content_type="text/csv"),
+                InputData(channel_name="validation", data_source=S3DataSource(
+                    s3_data_type="S3Prefix",
+                    s3_uri=preprocessed["validation"].S3Output.S3Uri,
+                    s3_data_distribution_type="FullyReplicated",
+                ), content_type="text/csv"),
+            ],
+        ),
+    )
+    model_artifacts = step_train.properties.ModelArtifacts.S3ModelArtifacts
+
+    # --- data-quality baseline (drift baseline for Model Monitor) ----------------------------------
+    step_baseline = QualityCheckStep(
+        name="DataQualityBaseline",
+        quality_check_config=DataQualityCheckConfig(
+            baseline_dataset=preprocessed["baseline"].S3Output.S3Uri,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=Join(on="/", values=[execution_prefix, "data-quality-baseline"]),
+        ),
+        check_job_config=CheckJobConfig(
+            role=s.role_arn,
+            instance_count=1,
+            instance_type=s.processing_instance_type,
+            volume_kms_key=s.kms_key_arn,
+            output_kms_key=s.kms_key_arn,
+            sagemaker_session=session,
+            base_job_name=f"{s.pipeline_name}-baseline",
+        ),
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=s.model_package_group_name,
+    )
+
+    # --- evaluate ---------------------------------------------------------------------------------
+    evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+    step_evaluate = ProcessingStep(
+        name="Evaluate",
+        step_args=processor(xgboost_image, f"{s.pipeline_name}-evaluate").run(
+            code=f"{s.code_prefix}/evaluate.py",
+            inputs=[
+                processing_input("model", model_artifacts, "/opt/ml/processing/model"),
+                processing_input("test", preprocessed["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
+            ],
+            outputs=[output("evaluation")],
+            arguments=["--problem-type", s.problem_type],
+        ),
+        property_files=[evaluation_report],
+    )
+    evaluation_uri = Join(on="/", values=[
+        step_evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
+
+    # --- register or fail -------------------------------------------------------------------------
+    model_builder = ModelBuilder(
+        image_uri=xgboost_image,
+        s3_model_data_url=model_artifacts,
+        role_arn=s.role_arn,
+        sagemaker_session=session,
+        dependencies=None,
+    )
+    step_register = ModelStep(
+        name="RegisterModel",
+        step_args=model_builder.register(
+            model_package_group_name=s.model_package_group_name,
+            content_types=["text/csv"],
+            response_types=["text/csv"],
+            inference_instances=["ml.g5.xlarge", "ml.g4dn.xlarge", "ml.m5.xlarge", "ml.c5.xlarge"],
+            transform_instances=["ml.m5.xlarge"],
+            approval_status=approval_status,
+            description=f"{s.pipeline_name} trained from {s.code_version}",
+            model_metrics=ModelMetrics(
+                model_quality=ModelQuality(statistics=MetricsSource(
+                    content_type="application/json", s3_uri=evaluation_uri)),
+                model_data_quality=ModelDataQuality(
+                    statistics=MetricsSource(content_type="application/json",
+                                             s3_uri=step_baseline.properties.CalculatedBaselineStatistics),
+                    constraints=MetricsSource(content_type="application/json",
+                                              s3_uri=step_baseline.properties.CalculatedBaselineConstraints),
+                ),
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_quality=DriftCheckModelDataQuality(
+                    statistics=MetricsSource(content_type="application/json",
+                                             s3_uri=step_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                    constraints=MetricsSource(content_type="application/json",
+                                              s3_uri=step_baseline.properties.BaselineUsedForDriftCheckConstraints),
+                ),
+            ),
+            customer_metadata_properties={"code_version": s.code_version, "problem_type": s.problem_type,
+                                          "quality_metric": s.quality_metric},
+        ),
+    )
+
+    metric_value = JsonGet(step_name=step_evaluate.name, property_file=evaluation_report,
+                           json_path=f"{METRIC_SECTIONS[s.problem_type]}.{s.quality_metric}.value")
+    lower_is_better = s.quality_metric in LOWER_IS_BETTER
+    condition_class = ConditionLessThanOrEqualTo if lower_is_better else ConditionGreaterThanOrEqualTo
+    step_fail = FailStep(
+        name="FailQualityGate",
+        error_message=Join(on="", values=[
+            f"quality gate failed: {s.quality_metric} = ", metric_value,
+            f", required {'<=' if lower_is_better else '>='} ", quality_threshold,
+        ]),
+    )
+    step_gate = ConditionStep(
+        name="QualityGate",
+        conditions=[condition_class(left=metric_value, right=quality_threshold)],
+        if_steps=[step_register],
+        else_steps=[step_fail],
+    )
+
+    return Pipeline(
+        name=s.pipeline_name,
+        parameters=[input_data, training_instance_type, training_instance_count, processing_instance_type,
+                    quality_threshold, approval_status],
+        steps=[step_preprocess, step_train, step_baseline, step_evaluate, step_gate],
+        sagemaker_session=session,
+    )
+

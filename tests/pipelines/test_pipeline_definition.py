@@ -1,0 +1,188 @@
+"""The SageMaker Pipeline definition, rendered offline exactly as `make pipeline-definition` does, with
+every socket and every AWS API call made to fail: proving that nothing reaches AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pipelines.conftest import SEED
+
+KEY = "arn:aws:kms:eu-west-1:111111111111:key/11111111-2222-3333-4444-555555555555"
+BASE = {
+    "region": "eu-west-1",
+    "pipeline_name": "mf-fraud-card-fraud",
+    "model_package_group_name": "mf-fraud-card-fraud",
+    "role_arn": "arn:aws:iam::111111111111:role/mf-fraud-sagemaker-execution",
+    "bucket": "mf-fraud-111111111111-eu-west-1",
+    "kms_key_arn": KEY,
+    "quality_metric": "auc",
+    "quality_threshold": 0.85,
+    "tags": {"model-factory:team": "fraud", "model-factory:model": "card-fraud"},
+}
+OFFLINE_WRAPPER = """
+import socket, sys
+import botocore.client
+
+def refuse(*args, **kwargs):
+    raise AssertionError("network access attempted while rendering the definition")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+botocore.client.BaseClient._make_api_call = refuse
+sys.argv = ["run_pipeline.py", *sys.argv[1:]]
+sys.path.insert(0, {seed!r})
+import run_pipeline
+raise SystemExit(run_pipeline.main())
+"""
+
+
+def render(tmp_path: Path, name: str, **overrides) -> dict:
+    settings = tmp_path / f"{name}.json"
+    settings.write_text(json.dumps({**BASE, **overrides}))
+    out = tmp_path / f"{name}-definition.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-c", OFFLINE_WRAPPER.format(seed=str(SEED)), "definition", "--out", str(out),
+         "--settings", str(settings)],
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def gpu_spot(tmp_path_factory) -> dict:
+    return render(tmp_path_factory.mktemp("def"), "gpu", training_instance_type="ml.g5.xlarge", use_spot=True,
+                  max_runtime_minutes=90)
+
+
+@pytest.fixture(scope="module")
+def cpu_distributed(tmp_path_factory) -> dict:
+    return render(tmp_path_factory.mktemp("def"), "cpu", training_instance_type="ml.m5.2xlarge",
+                  training_instance_count=3, use_spot=False, problem_type="regression", quality_metric="rmse",
+                  quality_threshold=12.5)
+
+
+def step(definition: dict, name: str) -> dict:
+    for candidate in definition["Steps"]:
+        if candidate["Name"] == name:
+            return candidate
+    raise KeyError(name)
+
+
+def parameters(definition: dict) -> dict:
+    return {p["Name"]: p for p in definition["Parameters"]}
+
+
+def test_steps_types_and_order(gpu_spot):
+    assert [(s["Name"], s["Type"]) for s in gpu_spot["Steps"]] == [
+        ("Preprocess", "Processing"),
+        ("Train", "Training"),
+        ("DataQualityBaseline", "QualityCheck"),
+        ("Evaluate", "Processing"),
+        ("QualityGate", "Condition"),
+    ]
+    gate = step(gpu_spot, "QualityGate")["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [("RegisterModel", "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [("FailQualityGate", "Fail")]
+
+
+def test_data_flows_preprocess_to_train_to_evaluate(gpu_spot):
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]
+                for c in step(gpu_spot, "Train")["Arguments"]["InputDataConfig"]}
+    assert channels["train"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
+    evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step(gpu_spot, "Evaluate")["Arguments"]["ProcessingInputs"]}
+    assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert evaluate_inputs["code"] == "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/local/evaluate.py"
+
+
+def test_quality_gate_compares_the_metric_with_the_threshold_parameter(gpu_spot, cpu_distributed):
+    assert parameters(gpu_spot)["QualityThreshold"]["DefaultValue"] == 0.85
+    condition = step(gpu_spot, "QualityGate")["Arguments"]["Conditions"][0]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert condition["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
+    assert condition["RightValue"] == {"Get": "Parameters.QualityThreshold"}
+    # an error metric must stay under its threshold
+    regression = step(cpu_distributed, "QualityGate")["Arguments"]["Conditions"][0]
+    assert regression["Type"] == "LessThanOrEqualTo"
+    assert regression["LeftValue"]["Std:JsonGet"]["Path"] == "regression_metrics.rmse.value"
+
+
+def test_fail_step_names_the_metric_and_its_value(gpu_spot):
+    fail = step(gpu_spot, "QualityGate")["Arguments"]["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]
+    assert fail["Values"][0] == "quality gate failed: auc = "
+    assert fail["Values"][1]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert fail["Values"][3] == {"Get": "Parameters.QualityThreshold"}
+
+
+def test_registration_is_pending_manual_approval_with_metrics_and_drift_baselines(gpu_spot):
+    register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
+    assert parameters(gpu_spot)["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelPackageGroupName"] == "mf-fraud-card-fraud"
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Image"].endswith("/sagemaker-xgboost:3.2-0")
+    statistics = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]["Std:Join"]["Values"]
+    assert statistics == [{"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                          "evaluation.json"]
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Statistics"]["S3Uri"] == {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckStatistics"}
+    assert drift["Constraints"]["S3Uri"] == {"Get": "Steps.DataQualityBaseline.BaselineUsedForDriftCheckConstraints"}
+
+
+def test_data_quality_baseline_is_computed_from_the_training_features(gpu_spot):
+    baseline = step(gpu_spot, "DataQualityBaseline")
+    assert baseline["CheckType"] == "DATA_QUALITY"
+    assert baseline["RegisterNewBaseline"] is True and baseline["SkipCheck"] is True
+    inputs = baseline["Arguments"]["ProcessingInputs"]
+    assert inputs[0]["S3Input"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+
+
+def test_gpu_spot_training_from_the_model_config(gpu_spot):
+    train = step(gpu_spot, "Train")["Arguments"]
+    assert parameters(gpu_spot)["TrainingInstanceType"]["DefaultValue"] == "ml.g5.xlarge"
+    assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+    assert "VolumeKmsKeyId" not in train["ResourceConfig"]  # g5 has NVMe instance storage
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 5400, "MaxWaitTimeInSeconds": 10800}
+    assert train["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
+    assert train["HyperParameters"]["device"] == "cuda"
+    assert train["HyperParameters"]["sagemaker_program"] == '"train.py"'
+    assert train["OutputDataConfig"]["KmsKeyId"] == KEY
+    assert train["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.2-0")
+
+
+def test_cpu_training_without_spot_encrypts_its_volume_and_shards_data(cpu_distributed):
+    train = step(cpu_distributed, "Train")["Arguments"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == KEY
+    assert parameters(cpu_distributed)["TrainingInstanceCount"]["DefaultValue"] == 3
+    assert "EnableManagedSpotTraining" not in train or train["EnableManagedSpotTraining"] is False
+    assert "CheckpointConfig" not in train
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
+    assert train["HyperParameters"]["device"] == "cpu"
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in train["InputDataConfig"]}
+    assert channels["train"]["S3DataDistributionType"] == "ShardedByS3Key"
+    assert channels["validation"]["S3DataDistributionType"] == "FullyReplicated"
+    preprocess_args = step(cpu_distributed, "Preprocess")["Arguments"]["AppSpecification"]["ContainerArguments"]
+    shards = preprocess_args[preprocess_args.index("--train-shards") + 1]
+    assert shards == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}}
+
+
+def test_pipeline_parameters_for_instances_threshold_and_input(gpu_spot):
+    assert set(parameters(gpu_spot)) == {"InputData", "TrainingInstanceType", "TrainingInstanceCount",
+                                         "ProcessingInstanceType", "QualityThreshold", "ModelApprovalStatus"}
+    assert parameters(gpu_spot)["InputData"]["DefaultValue"] == (
+        "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/input/transactions.csv")
+
+
+def test_jobs_carry_the_cost_allocation_tags(gpu_spot):
+    tags = step(gpu_spot, "Preprocess")["Arguments"]["Tags"]
+    assert {"Key": "model-factory:model", "Value": "card-fraud"} in tags

@@ -1,0 +1,146 @@
+"""The seed scripts, run the way SageMaker runs them (separate processes, file in, files out)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.pipelines.conftest import SEED
+
+CODE = SEED / "code"
+DATA = SEED / "data" / "transactions.csv"
+
+
+def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CODE / f"{name}.py"), *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("local-run")
+    result = subprocess.run([sys.executable, str(SEED / "local_run.py"), "--out", str(out)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_preprocess_splits_70_15_15_stratified_and_writes_baseline_without_label(local_run):
+    data = local_run / "data"
+    train = pd.concat(pd.read_csv(p) for p in sorted((data / "train").glob("*.csv")))
+    validation = pd.read_csv(data / "validation" / "validation.csv")
+    test = pd.read_csv(data / "test" / "test.csv")
+    baseline = pd.read_csv(data / "baseline" / "baseline.csv")
+    total = len(pd.read_csv(DATA))
+    assert (len(train), len(validation), len(test)) == (round(total * 0.7), round(total * 0.15), round(total * 0.15))
+    assert list(train.columns)[0] == "is_fraud"
+    fraud_rate = pd.read_csv(DATA)["is_fraud"].mean()
+    for split in (train, validation, test):
+        assert split["is_fraud"].mean() == pytest.approx(fraud_rate, abs=0.002)
+    assert "is_fraud" not in baseline.columns
+    assert list(baseline.columns) == list(train.columns)[1:]
+    assert len(baseline) == len(train)
+
+
+def test_preprocess_is_deterministic_and_shards_for_distributed_training(tmp_path):
+    for run in ("a", "b"):
+        result = script("preprocess", "--input-dir", str(DATA), "--output-dir", str(tmp_path / run),
+                        "--train-shards", "3")
+        assert result.returncode == 0, result.stderr
+    shards = sorted((tmp_path / "a" / "train").glob("*.csv"))
+    assert [p.name for p in shards] == ["part-0000.csv", "part-0001.csv", "part-0002.csv"]
+    for relative in ("train/part-0001.csv", "validation/validation.csv", "test/test.csv"):
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
+
+
+def test_preprocess_names_a_missing_input(tmp_path):
+    result = script("preprocess", "--input-dir", str(tmp_path / "absent"), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"preprocess: no input CSV file found in {tmp_path / 'absent'}"
+
+
+def test_preprocess_names_a_missing_label_column(tmp_path):
+    source = tmp_path / "in.csv"
+    pd.read_csv(DATA).drop(columns=["is_fraud"]).head(50).to_csv(source, index=False)
+    result = script("preprocess", "--input-dir", str(source), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"preprocess: label column 'is_fraud' is not in {source} (columns: amount, hour")
+
+
+def test_train_writes_the_model_file_sagemaker_serving_expects(local_run):
+    model = local_run / "model" / "xgboost-model"
+    assert model.stat().st_size > 10_000
+    metadata = json.loads((local_run / "model" / "model-metadata.json").read_text())
+    assert metadata["feature_names"][0] == "amount"
+    assert metadata["objective"] == "binary:logistic"
+
+
+def test_train_resumes_from_the_latest_checkpoint(tmp_path):
+    import train
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    for rounds in (10, 30, 20):
+        (checkpoints / f"checkpoint-{rounds}.json").write_text("{}")
+    path, done = train.latest_checkpoint(checkpoints)
+    assert (path.name, done) == ("checkpoint-30.json", 30)
+    assert train.latest_checkpoint(tmp_path / "none") == (None, 0)
+
+
+def test_train_checkpoints_and_stops_at_num_round(local_run, tmp_path):
+    data = local_run / "data"
+    result = script("train", "--train", str(data / "train"), "--validation", str(data / "validation"),
+                    "--model-dir", str(tmp_path / "model"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+                    "--num_round", "20", "--early_stopping_rounds", "100")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "ckpt").glob("*.json")] == ["checkpoint-20.json"]
+    # a restart after an interruption has nothing left to do and still writes the model
+    result = script("train", "--train", str(data / "train"), "--model-dir", str(tmp_path / "model2"),
+                    "--checkpoint-dir", str(tmp_path / "ckpt"), "--num_round", "20")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "model2" / "xgboost-model").exists()
+
+
+def test_evaluate_writes_the_model_quality_report_and_meets_the_auc_target(local_run):
+    report = json.loads((local_run / "evaluation.json").read_text())
+    metrics = report["binary_classification_metrics"]
+    assert set(metrics) == {"auc", "accuracy", "precision", "recall", "f1"}
+    for metric in metrics.values():
+        assert set(metric) == {"value", "standard_deviation"}
+        assert 0 <= metric["standard_deviation"] < 0.1
+    assert metrics["auc"]["value"] >= 0.90
+
+
+def test_evaluate_reads_the_model_tarball_sagemaker_produces(local_run, tmp_path):
+    import tarfile
+
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as archive:
+        archive.add(local_run / "model" / "xgboost-model", arcname="xgboost-model")
+    result = script("evaluate", "--model", str(tmp_path), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path / "eval"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == json.loads(
+        (local_run / "evaluation.json").read_text())
+
+
+def test_evaluate_names_a_missing_model(tmp_path, local_run):
+    result = script("evaluate", "--model", str(tmp_path / "nothing"), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "no xgboost-model or model.tar.gz found at" in result.stderr
+
+
+def test_regression_metrics_section():
+    import numpy as np
+
+    import evaluate
+
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    report = evaluate.evaluate(y, y + 0.5, "regression")
+    assert report["regression_metrics"]["rmse"]["value"] == pytest.approx(0.5)
+    assert set(report["regression_metrics"]) == {"mse", "rmse", "mae", "r2"}
