@@ -133,6 +133,19 @@ def bench_synth(workdir: Path) -> tuple[list[list[str]], dict[str, float]]:
     return rows, medians
 
 
+def bench_train_local(workdir: Path) -> list[list[str]]:
+    out = workdir / "local-run"
+    run = timed([sys.executable, "pipelines/modelbuild/local_run.py", "--out", str(out)])
+    if run.returncode != 0:
+        raise SystemExit("bench: make train-local failed")
+    auc = json.loads((out / "evaluation.json").read_text())["binary_classification_metrics"]["auc"]["value"]
+    return [
+        ["make train-local (preprocess, train, evaluate)", f"{run.seconds:.1f} s, peak {run.peak_rss_bytes / 2**20:.0f} MiB",
+         "<= 60 s"],
+        ["seed model AUC on the held-out test split", f"{auc:.3f}", ">= 0.90"],
+    ]
+
+
 def bench_tests() -> list[list[str]]:
     run = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
     if run.returncode != 0:
@@ -153,6 +166,7 @@ def print_table(rows: list[list[str]]) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         rows, _ = bench_synth(Path(tmp))
+        rows += bench_train_local(Path(tmp))
     rows += bench_tests()
     print_table(rows)
     return 0

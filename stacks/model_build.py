@@ -148,6 +148,8 @@ class ModelBuild(Construct):
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=bucket,
             restart_execution_on_update=False,
+            # same-account actions run as the pipeline role: no extra role and policy per action
+            use_pipeline_role_for_actions=True,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[source_action]),
                 codepipeline.StageProps(stage_name="Build", actions=[
@@ -212,12 +214,11 @@ class ModelBuild(Construct):
         artifact_reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects('*'))}]"] = (
             "CodePipeline names artifact objects per execution inside the team's own artifact bucket."
         )
-        for construct in self.node.find_all():
-            if isinstance(construct, iam.Policy) and construct.node.id == "DefaultPolicy":
-                acknowledge_each(construct.node.default_child, artifact_reasons)
+        acknowledge_each(self.pipeline.role.node.find_child("DefaultPolicy").node.default_child, artifact_reasons)
         project_ref = nag_text(stack, self.project.project_name)
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
+            **artifact_reasons,
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, pipeline_arn)}/execution/*]": (
                 "SageMaker names each execution of this one pipeline at start; the build watches the one "
                 "it started."

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge, nag_text
+from stacks.nag import acknowledge_each, nag_text
 from stacks.naming import sagemaker_execution_role_name
 
 
@@ -114,43 +114,35 @@ class SageMakerExecutionRole(Construct):
                 )
             )
         self.policy = policy
-        self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns)
-        for arn in pipeline_jobs:
-            acknowledge(
-                policy.node.default_child,
-                f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]",
-                "SageMaker Pipelines generate job names per execution, always with the 'pipelines-' prefix; "
-                "the role can only touch such jobs in its own account and region.",
-            )
+        self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns, pipeline_jobs)
 
     def _acknowledge_wildcards(
-        self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str]
+        self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str],
+        pipeline_jobs: list[str],
     ) -> None:
-        resource = policy.node.default_child
         stack = cdk.Stack.of(self)
-        acknowledge(
-            resource,
-            f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects('*'))}]",
-            "Jobs read inputs and write models, reports and baselines under keys chosen per execution, "
-            "all inside the team's own KMS-encrypted artifact bucket.",
-        )
-        acknowledge(
-            resource,
-            f"AwsSolutions-IAM5[Resource::{nag_text(stack, job_log_groups)}]",
-            "SageMaker writes each job type to its own log group under /aws/sagemaker/ "
-            "(TrainingJobs, ProcessingJobs, Endpoints); the prefix is fixed by the service.",
-        )
-        acknowledge(
-            resource,
-            "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:PutMetricData supports no resource-level permission; the statement is limited "
-            "to the SageMaker metric namespaces by the cloudwatch:namespace condition.",
-        )
+        reasons = {
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects('*'))}]": (
+                "Jobs read inputs and write models, reports and baselines under keys chosen per execution, "
+                "all inside the team's own KMS-encrypted artifact bucket."
+            ),
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, job_log_groups)}]": (
+                "SageMaker writes each job type to its own log group under /aws/sagemaker/ "
+                "(TrainingJobs, ProcessingJobs, Endpoints); the prefix is fixed by the service."
+            ),
+            "AwsSolutions-IAM5[Resource::*]": (
+                "cloudwatch:PutMetricData supports no resource-level permission; the statement is limited "
+                "to the SageMaker metric namespaces by the cloudwatch:namespace condition."
+            ),
+        }
         for arn in package_arns:
-            acknowledge(
-                resource,
-                f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]",
+            reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]"] = (
                 "Model package versions are numbered by SageMaker at registration; the wildcard covers "
-                "the versions of this one package group only.",
+                "the versions of this one package group only."
             )
-
+        for arn in pipeline_jobs:
+            reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, arn)}]"] = (
+                "SageMaker Pipelines generate job names per execution, always with the 'pipelines-' prefix; "
+                "the role can only touch such jobs in its own account and region."
+            )
+        acknowledge_each(policy.node.default_child, reasons)
