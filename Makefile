@@ -19,7 +19,9 @@ CDK := cdk --no-notices --no-version-reporting
 TRAIN_OUT ?= build/local-run
 DEFINITION_OUT ?= build/pipeline-definition.json
 
-.PHONY: help setup synth test bench clean train-local pipeline-definition
+ENDPOINT_OUT ?= build/endpoint
+
+.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
@@ -27,6 +29,8 @@ help:
 	@echo "make test                         the whole offline test suite"
 	@echo "make train-local [OUT=dir]        seed model preprocess -> train -> evaluate here (OUT/evaluation.json)"
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
+	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
+	@echo "make simulate-scaling MANIFEST=f  replay a traffic curve through the endpoint's scaling policies"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -57,6 +61,16 @@ pipeline-definition: setup
 	env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
 	  $(PY) pipelines/modelbuild/run_pipeline.py definition \
 	  --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(DEFINITION_OUT))"
+
+synth-endpoint: setup
+	@test -n "$(MANIFEST)" || { echo "synth-endpoint: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }
+	@$(PY) -m stacks.deploy_manifest "$(MANIFEST)"
+	$(CDK) synth --quiet --app "$(PY) endpoint_app.py" --context manifest="$(MANIFEST)" \
+	  --output "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(ENDPOINT_OUT))"
+
+simulate-scaling: setup
+	@test -n "$(MANIFEST)" || { echo "simulate-scaling: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }
+	@$(PY) scripts/simulate_scaling.py "$(MANIFEST)"
 
 bench: setup
 	$(PY) scripts/bench.py

@@ -12,7 +12,7 @@ import aws_cdk as cdk
 
 from stacks.config import ConfigError, load_config
 from stacks.factory_app import build_factory
-from stacks.nag import unacknowledged_findings
+from stacks.nag import exit_code_for, synth_and_report
 
 DEFAULT_CONFIG = "config/factory.yaml"
 
@@ -26,20 +26,7 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 1
     build_factory(app, config)
-    try:
-        app.synth()
-    except RuntimeError as error:
-        # cdk-nag raises ValidationFailed in some run modes and only writes the report in others:
-        # the report is the one source of truth either way.
-        if "ValidationFailed" not in str(error):
-            raise
-    findings = unacknowledged_findings(app.outdir)
-    for finding in findings:
-        print(finding, file=sys.stderr)
-    if findings:
-        print(f"synth failed: {len(findings)} unacknowledged cdk-nag finding(s)", file=sys.stderr)
-        return 1
-    return 0
+    return exit_code_for(synth_and_report(app))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.naming import approver_topic_name
+
 
 class ApproverTopic(Construct):
     def __init__(
@@ -18,7 +20,7 @@ class ApproverTopic(Construct):
         self.topic = sns.Topic(
             self,
             "Topic",
-            topic_name=f"mf-{team}-approvers",
+            topic_name=approver_topic_name(team),
             display_name=f"Model Factory {team}",
             master_key=key,
             enforce_ssl=True,

@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stacks.endpoint_settings import StageEndpoints
+
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
 ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
@@ -184,6 +186,7 @@ class ModelConfig(_Strict):
     )
     retrain_schedule: Annotated[str, AfterValidator(_schedule)] | None = None
     quality_gate: QualityGate | None = None
+    endpoint: StageEndpoints = StageEndpoints()
 
     @model_validator(mode="after")
     def _check_quality_gate(self) -> ModelConfig:

@@ -74,3 +74,28 @@ def unacknowledged_findings(outdir: str | Path) -> list[Finding]:
         for violation in plugin.get("violations", [])
         for construct in violation.get("violatingConstructs", [])
     ]
+
+
+def synth_and_report(app: cdk.App) -> list[Finding]:
+    """Synthesize with the checks installed and return every unacknowledged finding.
+
+    cdk-nag raises ValidationFailed in some run modes and only writes the report in others: the report
+    is the one source of truth either way.
+    """
+    try:
+        app.synth()
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+    return unacknowledged_findings(app.outdir)
+
+
+def exit_code_for(findings: list[Finding]) -> int:
+    import sys
+
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    if findings:
+        print(f"synth failed: {len(findings)} unacknowledged cdk-nag finding(s)", file=sys.stderr)
+        return 1
+    return 0

@@ -43,5 +43,13 @@ def sagemaker_execution_role_name(team: str) -> str:
     return f"mf-{team}-sagemaker-execution"
 
 
+def team_key_alias(team: str) -> str:
+    return f"alias/mf-{team}"
+
+
+def approver_topic_name(team: str) -> str:
+    return f"mf-{team}-approvers"
+
+
 def team_parameter(team: str, name: str) -> str:
     return f"{PARAMETER_ROOT}/{team}/{name}"

@@ -7,6 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.naming import team_key_alias
+
 
 class TeamKey(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str) -> None:
@@ -14,7 +16,7 @@ class TeamKey(Construct):
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/mf-{team}",
+            alias=team_key_alias(team),
             description=f"Model Factory: encrypts the {team} team's artifacts, topics and logs",
             enable_key_rotation=True,
             pending_window=cdk.Duration.days(30),

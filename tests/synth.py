@@ -11,7 +11,7 @@ from aws_cdk.assertions import Template
 
 from stacks.config import FactoryConfig
 from stacks.factory_app import build_factory
-from stacks.nag import Finding, unacknowledged_findings
+from stacks.nag import Finding, synth_and_report
 from stacks.team_stage import TeamStage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +42,4 @@ class SynthesizedFactory:
 def synthesize(config: FactoryConfig, outdir: Path) -> SynthesizedFactory:
     app = cdk.App(outdir=str(outdir), context=project_context())
     stages = build_factory(app, config)
-    try:
-        app.synth()
-    except RuntimeError as error:
-        if "ValidationFailed" not in str(error):
-            raise
-    return SynthesizedFactory(outdir=outdir, stages=stages, findings=unacknowledged_findings(outdir))
+    return SynthesizedFactory(outdir=outdir, stages=stages, findings=synth_and_report(app))

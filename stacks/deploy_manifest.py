@@ -1,0 +1,80 @@
+"""The deploy manifest: what the deploy pipeline hands to the endpoint app for one stage of one model.
+
+    {"team": "fraud", "model": "card-fraud", "stage": "prod", "account": "111111111111",
+     "region": "eu-west-1", "model_package_arn": "arn:aws:sagemaker:...:model-package/mf-fraud-card-fraud/3",
+     "endpoint": {... the model's endpoint settings for that stage ...}}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+
+from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, format_validation_error
+from stacks.endpoint_settings import EndpointSettings, ModelPackageArn
+from stacks.naming import endpoint_name, team_stack_name
+
+
+class DeployManifest(_Strict):
+    team: Slug
+    model: Slug
+    stage: Literal["staging", "prod"]
+    account: AccountId
+    region: Region
+    model_package_arn: ModelPackageArn
+    endpoint: EndpointSettings = EndpointSettings()
+
+    @property
+    def endpoint_name(self) -> str:
+        return endpoint_name(self.team, self.model, self.stage)
+
+    @property
+    def stack_name(self) -> str:
+        return team_stack_name(self.team, f"{self.model}-{self.stage}-endpoint")
+
+
+def parse_manifest(data: object, *, source: str) -> DeployManifest:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: (top level): must be a JSON object (got {data!r})")
+    try:
+        return DeployManifest.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def load_manifest(path: str | Path) -> DeployManifest:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: (file): cannot read the manifest: {exc.strerror} (got {source!r})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = text.splitlines()[exc.lineno - 1].strip() if exc.lineno <= len(text.splitlines()) else ""
+        raise ConfigError(f"{source}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg} "
+                          f"(got {line!r})") from None
+    return parse_manifest(data, source=source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m stacks.deploy_manifest FILE``: validate a manifest; the one-line error or nothing."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m stacks.deploy_manifest MANIFEST_FILE", file=sys.stderr)
+        return 2
+    try:
+        load_manifest(args[0])
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""``mf-<team>-<model>-<stage>-endpoint``: the serving stack the deploy pipeline synthesizes from a
+deploy manifest (see endpoint_app.py) and deploys with CloudFormation."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.deploy_manifest import DeployManifest
+from stacks.model_endpoint import ModelEndpoint
+from stacks.naming import (
+    TAG_MODEL,
+    TAG_TEAM,
+    approver_topic_name,
+    artifact_bucket_name,
+    sagemaker_execution_role_name,
+    team_key_alias,
+)
+
+
+class EndpointStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, manifest: DeployManifest, **kwargs) -> None:
+        super().__init__(scope, construct_id, stack_name=manifest.stack_name,
+                         env=cdk.Environment(account=manifest.account, region=manifest.region),
+                         description=f"Model Factory: {manifest.stage} endpoint of {manifest.team}/{manifest.model}",
+                         **kwargs)
+        cdk.Tags.of(self).add(TAG_TEAM, manifest.team)
+        cdk.Tags.of(self).add(TAG_MODEL, manifest.model)
+        cdk.Tags.of(self).add("model-factory:stage", manifest.stage)
+        # The team's foundation resources are found by their deterministic names: no cross-stack export
+        # ties an endpoint to the factory's stacks.
+        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
+            service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
+        self.endpoint = ModelEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=manifest.endpoint_name,
+            model_package_arn=manifest.model_package_arn,
+            settings=manifest.endpoint,
+            execution_role_arn=self.format_arn(service="iam", region="", resource="role",
+                                               resource_name=sagemaker_execution_role_name(manifest.team)),
+            capture_bucket_name=artifact_bucket_name(manifest.team, manifest.account, manifest.region),
+            kms_key_arn=self.format_arn(service="kms", resource=team_key_alias(manifest.team)),
+            alarm_topic=topic,
+        )
+        cdk.CfnOutput(self, "EndpointName", value=manifest.endpoint_name)
+        cdk.CfnOutput(self, "ModelPackageArn", value=manifest.model_package_arn)
