@@ -146,6 +146,23 @@ def bench_train_local(workdir: Path) -> list[list[str]]:
     ]
 
 
+def bench_scaling() -> list[list[str]]:
+    from scripts.scaling_simulator import default_traffic, simulate, spike_start
+    from stacks.deploy_manifest import load_manifest
+
+    manifest = load_manifest(ROOT / "tests" / "fixtures" / "manifest-prod-gpu.json")
+    sim = simulate(manifest.endpoint, default_traffic())
+    start = spike_start(sim.demand)
+    late = [m for m in sim.shortfall_minutes() if m >= start + 2]
+    return [
+        ["scaling simulator, prod GPU manifest: shortfall after the first 2 min of the 08:00 spike",
+         f"{len(late)} min (peak shortfall {sim.peak_shortfall:,.0f} calls/min)", "0 min"],
+        ["scaling simulator: GPU instance-hours vs a static fleet sized for the peak",
+         f"{sim.instance_hours:.1f} h vs {sim.static_instance_hours:.0f} h "
+         f"({100 * sim.instance_hours / sim.static_instance_hours:.0f} %)", "<= 40 %"],
+    ]
+
+
 def bench_tests() -> list[list[str]]:
     run = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
     if run.returncode != 0:
@@ -167,6 +184,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mf-bench-") as tmp:
         rows, _ = bench_synth(Path(tmp))
         rows += bench_train_local(Path(tmp))
+    rows += bench_scaling()
     rows += bench_tests()
     print_table(rows)
     return 0
