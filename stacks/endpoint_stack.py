@@ -24,6 +24,8 @@ class EndpointStack(cdk.Stack):
         super().__init__(scope, construct_id, stack_name=manifest.stack_name,
                          env=cdk.Environment(account=manifest.account, region=manifest.region),
                          description=f"Model Factory: {manifest.stage} endpoint of {manifest.team}/{manifest.model}",
+                         # deployed by the deploy pipeline's CloudFormation action, not by the CDK CLI
+                         synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
                          **kwargs)
         cdk.Tags.of(self).add(TAG_TEAM, manifest.team)
         cdk.Tags.of(self).add(TAG_MODEL, manifest.model)

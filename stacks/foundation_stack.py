@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from constructs import Construct
 
+from stacks.approval_hook import ApprovalHook
 from stacks.approver_topic import ApproverTopic
 from stacks.artifact_storage import ArtifactStorage
 from stacks.model_registry import ModelRegistry
@@ -49,6 +50,9 @@ class FoundationStack(cdk.Stack):
         # The role's policy names the groups by ARN; create the groups first so the names exist.
         for group in self.registry.groups.values():
             execution.policy.node.add_dependency(group)
+        self.approval_hook = ApprovalHook(
+            self, "ApprovalHook", team=team, key=self.key, topic=self.topic,
+            model_package_groups=[model_package_group_name(team, m) for m in models])
         TeamBudget(
             self,
             "Budget",

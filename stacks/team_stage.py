@@ -7,11 +7,12 @@ from constructs import Construct
 
 from stacks.config import FactorySettings, TeamConfig
 from stacks.foundation_stack import FoundationStack
-from stacks.model_build_stack import ModelBuildStack
+from stacks.model_pipelines_stack import ModelPipelinesStack
 from stacks.naming import (
     TAG_COST_CENTER,
     TAG_FACTORY,
     TAG_TEAM,
+    approver_topic_name,
     artifact_bucket_name,
     sagemaker_execution_role_name,
     team_stack_name,
@@ -47,18 +48,19 @@ class TeamStage(cdk.Stage):
             artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
         )
 
-        self.builds: dict[str, ModelBuildStack] = {}
+        self.builds: dict[str, ModelPipelinesStack] = {}
         for model in team.models:
-            build = ModelBuildStack(
+            build = ModelPipelinesStack(
                 self,
-                f"Build-{model.name}",
-                stack_name=team_stack_name(team.name, f"{model.name}-build"),
-                description=f"Model Factory {factory.name}: build pipeline of {team.name}/{model.name}",
+                f"Pipelines-{model.name}",
+                stack_name=team_stack_name(team.name, f"{model.name}-pipelines"),
+                description=f"Model Factory {factory.name}: build and deploy pipelines of {team.name}/{model.name}",
                 team=team.name,
                 model=model,
                 bucket_name=artifact_bucket_name(team.name, team.account, team.region),
                 key=self.foundation.key,
                 sagemaker_role_name=sagemaker_execution_role_name(team.name),
+                approver_topic_name=approver_topic_name(team.name),
                 # SageMaker jobs started by the pipeline carry the same cost-allocation tags
                 job_tags=tags,
             )

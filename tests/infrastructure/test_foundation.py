@@ -195,7 +195,7 @@ def test_sagemaker_role_trusts_only_sagemaker_in_this_account(fraud):
 def test_sagemaker_role_policy_is_scoped_to_the_team(fraud):
     key_id, _ = single(fraud, "AWS::KMS::Key")
     artifacts_id, _ = single(fraud, "AWS::S3::Bucket", {"LoggingConfiguration": Match.any_value()})
-    _, policy = single(fraud, "AWS::IAM::Policy")
+    _, policy = single(fraud, "AWS::IAM::Policy", {"PolicyName": Match.string_like_regexp("^SageMakerExecution")})
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["ArtifactBucket"]["Resource"] == {"Fn::GetAtt": [artifacts_id, "Arn"]}
     assert statements["ArtifactObjects"]["Resource"] == {
@@ -224,11 +224,16 @@ def test_every_taggable_resource_carries_team_cost_center_and_factory_tags(fraud
         {"Key": "owner", "Value": "platform"},
     ]
     tagged_types = ["AWS::KMS::Key", "AWS::S3::Bucket", "AWS::SNS::Topic", "AWS::IAM::Role",
-                    "AWS::SageMaker::ModelPackageGroup"]
+                    "AWS::SageMaker::ModelPackageGroup", "AWS::Lambda::Function", "AWS::SQS::Queue"]
     for resource_type in tagged_types:
         for logical_id, resource in fraud.find_resources(resource_type).items():
             tags = resource["Properties"].get("Tags", [])
             assert all(tag in tags for tag in expected), f"{logical_id} tags: {tags}"
+
+
+def test_idempotency_table_replica_carries_the_team_tags(fraud):
+    fraud.has_resource_properties("AWS::DynamoDB::GlobalTable", {"Replicas": [Match.object_like({
+        "Tags": Match.array_with([{"Key": TAG_TEAM, "Value": "fraud"}])})]})
 
 
 def test_budget_carries_the_team_tags(fraud):

@@ -24,16 +24,20 @@ def pricing_build(example_factory) -> Template:
     return example_factory.build_template("pricing", "demand-forecast")
 
 
-def logical_id(template: Template, resource_type: str) -> str:
-    found = template.find_resources(resource_type)
+def logical_id(template: Template, resource_type: str, props: dict | None = None) -> str:
+    found = template.find_resources(resource_type, {"Properties": props} if props else None)
     assert len(found) == 1, list(found)
     return next(iter(found))
 
 
-def test_one_build_stack_per_model_named_after_it(example_factory):
+BUILD_PROJECT = {"Name": "mf-fraud-card-fraud-build"}
+BUILD_PIPELINE = {"Name": "mf-fraud-card-fraud-build"}
+
+
+def test_one_pipelines_stack_per_model_named_after_it(example_factory):
     stack = example_factory.stages["fraud"].builds["card-fraud"]
-    assert stack.stack_name == "mf-fraud-card-fraud-build"
-    assert example_factory.stages["pricing"].builds["demand-forecast"].stack_name == "mf-pricing-demand-forecast-build"
+    assert stack.stack_name == "mf-fraud-card-fraud-pipelines"
+    assert example_factory.stages["pricing"].builds["demand-forecast"].stack_name == "mf-pricing-demand-forecast-pipelines"
 
 
 def test_repository_is_seeded_from_the_modelbuild_asset_and_retained(fraud_build, example_factory):
@@ -57,7 +61,7 @@ def test_repository_is_seeded_from_the_modelbuild_asset_and_retained(fraud_build
 
 def test_build_pipeline_is_v2_source_then_build_on_the_team_bucket(fraud_build):
     repository = logical_id(fraud_build, "AWS::CodeCommit::Repository")
-    project = logical_id(fraud_build, "AWS::CodeBuild::Project")
+    project = logical_id(fraud_build, "AWS::CodeBuild::Project", BUILD_PROJECT)
     fraud_build.has_resource_properties("AWS::CodePipeline::Pipeline", {
         "Name": "mf-fraud-card-fraud-build",
         "PipelineType": "V2",
@@ -90,7 +94,7 @@ def test_a_push_to_main_starts_the_build(fraud_build):
 
 
 def test_daily_retrain_schedule_starts_the_build_pipeline(fraud_build, pricing_build):
-    pipeline = logical_id(fraud_build, "AWS::CodePipeline::Pipeline")
+    pipeline = logical_id(fraud_build, "AWS::CodePipeline::Pipeline", BUILD_PIPELINE)
     fraud_build.has_resource_properties("AWS::Events::Rule", {
         "Name": "mf-fraud-card-fraud-build-schedule",
         "ScheduleExpression": "cron(0 3 * * ? *)",
@@ -103,10 +107,10 @@ def test_daily_retrain_schedule_starts_the_build_pipeline(fraud_build, pricing_b
 
 
 def test_codebuild_project_is_encrypted_logs_to_kms_group_and_carries_the_settings(fraud_build):
-    log_group = logical_id(fraud_build, "AWS::Logs::LogGroup")
+    log_group = logical_id(fraud_build, "AWS::Logs::LogGroup", {"LogGroupName": "/model-factory/fraud/card-fraud/build"})
     fraud_build.has_resource_properties("AWS::Logs::LogGroup", {
         "LogGroupName": "/model-factory/fraud/card-fraud/build", "KmsKeyId": Match.any_value(), "RetentionInDays": 365})
-    project = fraud_build.find_resources("AWS::CodeBuild::Project")
+    project = fraud_build.find_resources("AWS::CodeBuild::Project", {"Properties": BUILD_PROJECT})
     properties = next(iter(project.values()))["Properties"]
     assert properties["Name"] == "mf-fraud-card-fraud-build"
     assert properties["EncryptionKey"]
@@ -132,7 +136,8 @@ def test_codebuild_project_is_encrypted_logs_to_kms_group_and_carries_the_settin
 
 
 def test_build_role_may_pass_only_the_team_sagemaker_role_and_drive_only_its_pipeline(fraud_build):
-    project_role = next(iter(fraud_build.find_resources("AWS::CodeBuild::Project").values()))["Properties"]["ServiceRole"]
+    project_role = next(iter(fraud_build.find_resources("AWS::CodeBuild::Project", {
+        "Properties": BUILD_PROJECT}).values()))["Properties"]["ServiceRole"]
     role_id = project_role["Fn::GetAtt"][0]
     policies = [p for p in fraud_build.find_resources("AWS::IAM::Policy").values()
                 if {"Ref": role_id} in p["Properties"]["Roles"]]
@@ -147,7 +152,14 @@ def test_build_role_may_pass_only_the_team_sagemaker_role_and_drive_only_its_pip
     every = [s for p in fraud_build.find_resources("AWS::IAM::Policy").values()
              for s in p["Properties"]["PolicyDocument"]["Statement"]]
     pass_role = [s for s in every if "iam:PassRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
-    assert pass_role == [statements["PassTheTeamSageMakerRole"]]
+    deployment_role = logical_id(fraud_build, "AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [
+        Match.object_like({"Principal": {"Service": "cloudformation.amazonaws.com"}})]}})
+    for statement in pass_role:
+        # the team's SageMaker role, to SageMaker only; or the endpoint deployment role, to CloudFormation
+        if statement["Resource"] == ROLE_ARN:
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        else:
+            assert statement["Resource"] == {"Fn::GetAtt": [deployment_role, "Arn"]}
 
 
 def test_codeconnections_source_replaces_the_repository(many_team_factory):
@@ -166,7 +178,8 @@ def test_codeconnections_source_replaces_the_repository(many_team_factory):
 
 def test_sagemaker_role_can_run_pipeline_jobs_and_pass_itself_only(example_factory):
     foundation = example_factory.template("fraud")
-    policy = next(iter(foundation.find_resources("AWS::IAM::Policy").values()))
+    policy = next(iter(foundation.find_resources("AWS::IAM::Policy", {
+        "Properties": {"PolicyName": Match.string_like_regexp("^SageMakerExecution")}}).values()))
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert statements["PipelineJobs"]["Resource"] == [
         "arn:aws:sagemaker:eu-west-1:111111111111:processing-job/pipelines-*",

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""The deploy pipeline's CodeBuild tasks (one project, the action sets TASK):
+
+    python -m pipelines.deploy.tasks validate      # Validate: the package may be deployed; write manifests
+    python -m pipelines.deploy.tasks smoke-test    # TestStaging: invoke staging, check shape and latency
+    python -m pipelines.deploy.tasks record prod   # record the serving package of a stage in SSM
+
+Inputs come from the environment the pipeline sets: MODEL_PACKAGE_ARN (the pipeline variable) and
+DEPLOY_SETTINGS (JSON written by the factory from config/factory.yaml). Every refusal is one line on
+stderr and a non-zero exit, so the stage fails with a message naming the problem and nothing deploys.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+PACKAGE_ARN_PREFIX = "arn:aws"
+UNSET = {"", "none", "#{variables.ModelPackageArn}"}
+SMOKE_RECORDS = 20
+
+
+class DeployError(Exception):
+    pass
+
+
+def serving_parameter(team: str, model: str, stage: str) -> str:
+    return f"/model-factory/{team}/{model}/{stage}/model-package-arn"
+
+
+def review_url(region: str, group: str, version: str) -> str:
+    return (f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+            f"#/model-registry/model-groups/{quote(group)}/versions/{version}")
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def primary_metrics(s3, package: dict[str, Any]) -> dict[str, float]:
+    """The evaluation report registered with the package, flattened to {metric: value}."""
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+    if not uri:
+        return {}
+    bucket, key = _split_s3(uri)
+    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return {name: float(metric["value"]) for section in report.values() for name, metric in section.items()
+            if isinstance(metric, dict) and "value" in metric}
+
+
+def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3, ssm, out: Path) -> dict[str, str]:
+    team, model, group = settings["team"], settings["model"], settings["model_package_group_name"]
+    if not package_arn or package_arn.strip() in UNSET:
+        raise DeployError("ModelPackageArn is not set: start the pipeline with the variable "
+                          "ModelPackageArn=<approved model package ARN> (the approval hook does this)")
+    if not package_arn.startswith(PACKAGE_ARN_PREFIX) or ":model-package/" not in package_arn:
+        raise DeployError(f"ModelPackageArn is not a model package ARN (got {package_arn!r})")
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    except sagemaker.exceptions.ClientError as error:
+        raise DeployError(f"model package {package_arn} cannot be read: "
+                          f"{error.response['Error'].get('Message', error)}") from None
+    if package.get("ModelPackageGroupName") != group:
+        raise DeployError(f"model package {package_arn} belongs to group {package.get('ModelPackageGroupName')}, "
+                          f"not to {group}: this pipeline deploys only {team}/{model}")
+    status = package.get("ModelApprovalStatus")
+    if status != "Approved":
+        raise DeployError(f"model package {package_arn} is {status}, not Approved")
+    containers = package.get("InferenceSpecification", {}).get("Containers", [])
+    artifacts = [c["ModelDataUrl"] for c in containers if c.get("ModelDataUrl")]
+    if not artifacts:
+        raise DeployError(f"model package {package_arn} has no model artifacts (no ModelDataUrl)")
+    for uri in artifacts:
+        bucket, key = _split_s3(uri)
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except s3.exceptions.ClientError:
+            raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stage in ("staging", "prod"):
+        manifest = {"team": team, "model": model, "stage": stage, "account": settings["account"],
+                    "region": settings["region"], "model_package_arn": package_arn,
+                    "endpoint": settings["endpoint"][stage]}
+        (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
+
+    challenger = primary_metrics(s3, package)
+    champion_arn = _parameter(ssm, serving_parameter(team, model, "prod"))
+    champion = primary_metrics(s3, sagemaker.describe_model_package(ModelPackageName=champion_arn)) \
+        if champion_arn and champion_arn != package_arn and champion_arn.startswith(PACKAGE_ARN_PREFIX) else {}
+    version = package_arn.rsplit("/", 1)[1]
+    summary = comparison(version, challenger, champion_arn, champion)
+    variables = {"APPROVAL_SUMMARY": summary, "REVIEW_URL": review_url(settings["region"], group, version),
+                 "PACKAGE_VERSION": version}
+    (out / "variables.json").write_text(json.dumps(variables, indent=2))
+    return variables
+
+
+def comparison(version: str, challenger: dict[str, float], champion_arn: str | None,
+               champion: dict[str, float]) -> str:
+    if not challenger:
+        return f"challenger v{version}: no metrics registered"
+    parts = []
+    for name, value in challenger.items():
+        if name in champion:
+            parts.append(f"{name} {value:.4f} (champion {champion[name]:.4f}, {value - champion[name]:+.4f})")
+        else:
+            parts.append(f"{name} {value:.4f}")
+    who = f"champion v{champion_arn.rsplit('/', 1)[1]}" if champion else "no champion serving in prod"
+    return f"challenger v{version} vs {who}: " + "; ".join(parts)
+
+
+def _parameter(ssm, name: str) -> str | None:
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def sample_payload(csv_path: Path, label: str, rows: int = SMOKE_RECORDS) -> tuple[str, int]:
+    """Feature rows (label dropped) of the seed data, as the text/csv body the endpoint takes."""
+    with csv_path.open() as handle:
+        reader = csv.DictReader(handle)
+        if label not in (reader.fieldnames or []):
+            raise DeployError(f"sample data {csv_path} has no label column {label!r}")
+        features = [name for name in reader.fieldnames if name != label]
+        lines = []
+        for _, record in zip(range(rows), reader):
+            lines.append(",".join(record[name] for name in features))
+    if not lines:
+        raise DeployError(f"sample data {csv_path} has no rows")
+    return "\n".join(lines), len(lines)
+
+
+def check_predictions(body: str, expected: int, problem_type: str) -> list[float]:
+    values = [v for v in body.replace("\n", ",").split(",") if v.strip()]
+    try:
+        scores = [float(v) for v in values]
+    except ValueError:
+        raise DeployError(f"endpoint answered something that is not CSV numbers: {body[:80]!r}") from None
+    if len(scores) != expected:
+        raise DeployError(f"endpoint answered {len(scores)} predictions for {expected} records")
+    if problem_type == "binary_classification" and not all(0.0 <= s <= 1.0 for s in scores):
+        raise DeployError("endpoint answered scores outside [0, 1] for a binary classifier")
+    return scores
+
+
+def smoke_test(*, runtime, manifest: dict[str, Any], payload: str, records: int, problem_type: str,
+               max_p95_ms: float, attempts: int = 5, clock=time.perf_counter) -> dict[str, float]:
+    endpoint = f"mf-{manifest['team']}-{manifest['model']}-{manifest['stage']}"
+    extra = {"InferenceComponentName": f"{endpoint}-ic"} if manifest["endpoint"].get("min_instances", 1) == 0 else {}
+    latencies = []
+    for _ in range(attempts):
+        started = clock()
+        response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Accept="text/csv",
+                                           Body=payload.encode(), **extra)
+        latencies.append((clock() - started) * 1000)
+        check_predictions(response["Body"].read().decode(), records, problem_type)
+    p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
+    if p95 > max_p95_ms:
+        raise DeployError(f"staging latency p95 {p95:.0f} ms is above the {max_p95_ms:.0f} ms limit")
+    return {"p95_ms": p95, "requests": attempts}
+
+
+def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str) -> str:
+    name = serving_parameter(settings["team"], settings["model"], stage)
+    ssm.put_parameter(Name=name, Value=package_arn, Type="String", Overwrite=True)
+    return name
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    args = sys.argv[1:] if argv is None else argv
+    settings = json.loads(os.environ["DEPLOY_SETTINGS"])
+    package_arn = os.environ.get("MODEL_PACKAGE_ARN")
+    out = Path(os.environ.get("DEPLOY_OUT", "build/deploy"))
+    try:
+        if args[:1] == ["validate"]:
+            variables = validate(package_arn=package_arn, settings=settings, sagemaker=boto3.client("sagemaker"),
+                                 s3=boto3.client("s3"), ssm=boto3.client("ssm"), out=out)
+            # CodeBuild exports these to the pipeline (the manual approval shows them)
+            for name, value in variables.items():
+                print(f"export {name}={shlex.quote(value)}")
+        elif args[:1] == ["smoke-test"]:
+            manifest = json.loads((out / "manifest-staging.json").read_text())
+            payload, records = sample_payload(Path(settings["sample_data"]), settings["label"])
+            result = smoke_test(runtime=boto3.client("sagemaker-runtime"), manifest=manifest, payload=payload,
+                                records=records, problem_type=settings["problem_type"],
+                                max_p95_ms=settings["smoke_test_max_p95_ms"])
+            record(ssm=boto3.client("ssm"), settings=settings, stage="staging",
+                   package_arn=manifest["model_package_arn"])
+            print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
+        elif args[:1] == ["record"] and len(args) == 2 and args[1] in ("staging", "prod"):
+            manifest = json.loads((out / f"manifest-{args[1]}.json").read_text())
+            print(record(ssm=boto3.client("ssm"), settings=settings, stage=args[1],
+                         package_arn=manifest["model_package_arn"]))
+        else:
+            print("usage: tasks.py validate | smoke-test | record <staging|prod>", file=sys.stderr)
+            return 2
+    except DeployError as error:
+        print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,305 @@
+"""The deploy of one model: CodePipeline V2 `mf-<team>-<model>-deploy`, started by the approval hook with
+the pipeline variable ModelPackageArn, never by a source change:
+
+    Source (the endpoint app, an asset of this repo) -> Validate -> DeployStaging -> TestStaging
+        -> ApproveProd (manual, approvers' topic) -> DeployProd -> RecordProd
+
+Validate checks the package (exists, Approved, in this model's group, artifacts present), writes the
+deploy manifests and synthesizes both endpoint stacks with the same code as `make synth-endpoint`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from stacks.config import ModelConfig
+from stacks.naming import codepipeline_name, endpoint_name, model_package_group_name, team_stack_name
+from stacks.nag import acknowledge_each, nag_text
+
+ROOT = Path(__file__).resolve().parents[1]
+# What the deploy needs of this repository: the endpoint app, its constructs and pinned toolchain, the
+# deploy tasks and the seed data for the smoke test.
+BUNDLE_EXCLUDES = [".git", ".venv", "node_modules", "cdk.out", "cdk.*.out", "build", "tests", "__pycache__",
+                   "*.pyc", ".pytest_cache", "pipelines/modelbuild/code", "*.md"]
+STAGES = ("staging", "prod")
+PIPELINE_VARIABLE = "ModelPackageArn"
+SMOKE_TEST_MAX_P95_MS = 2000
+
+
+def deploy_spec() -> codebuild.BuildSpec:
+    return codebuild.BuildSpec.from_object({
+        "version": "0.2",
+        "env": {"exported-variables": ["APPROVAL_SUMMARY", "REVIEW_URL", "PACKAGE_VERSION"]},
+        "phases": {
+            "install": {
+                "runtime-versions": {"python": "3.11"},
+                "commands": [
+                    "pip install --disable-pip-version-check -q -r requirements.txt boto3",
+                    'if [ "$TASK" = validate ]; then npm ci --no-audit --no-fund --loglevel=error; fi',
+                ],
+            },
+            "build": {"commands": [
+                'export PATH="$PWD/node_modules/.bin:$PATH" DEPLOY_OUT=build/deploy',
+                'if [ "$TASK" = validate ]; then python -m pipelines.deploy.tasks validate > exports.sh '
+                '&& . ./exports.sh && for stage in staging prod; do cdk synth --quiet --no-notices '
+                '--app "python endpoint_app.py" -c manifest=build/deploy/manifest-$stage.json '
+                '-o build/deploy/$stage || exit 1; done; fi',
+                # later tasks read the manifests Validate wrote, from its output artifact
+                'if [ "$TASK" = smoke-test ]; then DEPLOY_OUT="$CODEBUILD_SRC_DIR_Templates" '
+                'python -m pipelines.deploy.tasks smoke-test; fi',
+                'if [ "$TASK" = record-prod ]; then DEPLOY_OUT="$CODEBUILD_SRC_DIR_Templates" '
+                'python -m pipelines.deploy.tasks record prod; fi',
+            ]},
+        },
+        "artifacts": {"base-directory": "build/deploy", "files": ["**/*"]},
+    })
+
+
+class ModelDeploy(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        team: str,
+        model: ModelConfig,
+        bucket: s3.IBucket,
+        key: kms.IKey,
+        sagemaker_role: iam.IRole,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        group = model_package_group_name(team, model.name)
+        self.serving_parameters = {
+            stage: ssm.StringParameter(
+                self, f"Serving-{stage}",
+                parameter_name=f"/model-factory/{team}/{model.name}/{stage}/model-package-arn",
+                string_value="none",
+                description=f"Model package serving in {stage} (written by the deploy pipeline)",
+            )
+            for stage in STAGES
+        }
+        bundle = s3_assets.Asset(self, "EndpointApp", path=str(ROOT), exclude=BUNDLE_EXCLUDES)
+        settings = {
+            "team": team, "model": model.name, "model_package_group_name": group,
+            "account": stack.account, "region": stack.region,
+            "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
+            "problem_type": model.problem_type, "label": "is_fraud",
+            "sample_data": "pipelines/modelbuild/data/transactions.csv",
+            "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
+        }
+        log_group = logs.LogGroup(self, "DeployLogs", log_group_name=f"/model-factory/{team}/{model.name}/deploy",
+                                  encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
+                                  removal_policy=cdk.RemovalPolicy.RETAIN)
+        self.project = codebuild.PipelineProject(
+            self, "Tasks",
+            project_name=codepipeline_name(team, model.name, "deploy"),
+            description=f"Validate, smoke test and record deploys of {team}/{model.name}",
+            environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                                                   compute_type=codebuild.ComputeType.SMALL),
+            encryption_key=key,
+            logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
+            timeout=cdk.Duration.minutes(30),
+            environment_variables={"DEPLOY_SETTINGS": codebuild.BuildEnvironmentVariable(
+                value=stack.to_json_string(settings))},
+            build_spec=deploy_spec(),
+        )
+        self._grant_tasks(stack, group, team, model.name, bucket)
+
+        variable = codepipeline.Variable(variable_name=PIPELINE_VARIABLE, default_value="none",
+                                         description="ARN of the approved model package to deploy")
+        source, templates = codepipeline.Artifact("EndpointApp"), codepipeline.Artifact("Templates")
+        deployment_role = self._deployment_role(stack, team, model.name, group, sagemaker_role, key)
+
+        def task(name: str, task_name: str, inputs: list[codepipeline.Artifact], **kwargs) -> actions.CodeBuildAction:
+            return actions.CodeBuildAction(
+                action_name=name, project=self.project, input=inputs[0], extra_inputs=inputs[1:] or None,
+                environment_variables={
+                    "TASK": codebuild.BuildEnvironmentVariable(value=task_name),
+                    "MODEL_PACKAGE_ARN": codebuild.BuildEnvironmentVariable(value=variable.reference()),
+                }, **kwargs)
+
+        validate = task("Validate", "validate", [source], outputs=[templates], variables_namespace="Validate")
+
+        def deploy(stage: str) -> actions.CloudFormationCreateUpdateStackAction:
+            return actions.CloudFormationCreateUpdateStackAction(
+                action_name=f"Deploy{stage.capitalize()}",
+                stack_name=team_stack_name(team, f"{model.name}-{stage}-endpoint"),
+                template_path=templates.at_path(f"{stage}/Endpoint.template.json"),
+                admin_permissions=False,
+                deployment_role=deployment_role,
+            )
+
+        self.pipeline = codepipeline.Pipeline(
+            self, "Pipeline",
+            pipeline_name=codepipeline_name(team, model.name, "deploy"),
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=bucket,
+            restart_execution_on_update=False,
+            use_pipeline_role_for_actions=True,
+            variables=[variable],
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[actions.S3SourceAction(
+                    action_name="EndpointApp", bucket=s3.Bucket.from_bucket_name(
+                        self, "AssetBucket", bundle.s3_bucket_name),
+                    bucket_key=bundle.s3_object_key, output=source, trigger=actions.S3Trigger.NONE)]),
+                codepipeline.StageProps(stage_name="Validate", actions=[validate]),
+                codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy("staging")]),
+                codepipeline.StageProps(stage_name="TestStaging", actions=[
+                    task("SmokeTest", "smoke-test", [source, templates])]),
+                codepipeline.StageProps(stage_name="ApproveProd", actions=[actions.ManualApprovalAction(
+                    action_name="ApproveProd",
+                    notification_topic=topic,
+                    additional_information=f"Deploy {team}/{model.name} to prod? "
+                                           f"{validate.variable('APPROVAL_SUMMARY')}",
+                    external_entity_link=validate.variable("REVIEW_URL"),
+                )]),
+                codepipeline.StageProps(stage_name="DeployProd", actions=[
+                    deploy("prod"), task("RecordProd", "record-prod", [source, templates], run_order=2)]),
+            ],
+        )
+        self._acknowledge_wildcards(stack, team, model.name, group, bucket, bundle)
+
+    def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket) -> None:
+        packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadTheModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="CheckArtifactsAndMetrics", actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="SmokeTestStaging", actions=["sagemaker:InvokeEndpoint"],
+            resources=[stack.format_arn(service="sagemaker", resource="endpoint",
+                                        resource_name=endpoint_name(team, model, "staging")),
+                       stack.format_arn(service="sagemaker", resource="inference-component",
+                                        resource_name=f"{endpoint_name(team, model, 'staging')}-ic")]))
+        for parameter in self.serving_parameters.values():
+            parameter.grant_read(self.project)
+            parameter.grant_write(self.project)
+
+    def _deployment_role(self, stack: cdk.Stack, team: str, model: str, group: str, sagemaker_role: iam.IRole,
+                         key: kms.IKey) -> iam.Role:
+        """What CloudFormation may do when it deploys this model's endpoint stacks, and nothing else."""
+        role = iam.Role(self, "EndpointDeploymentRole",
+                        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+                        description=f"CloudFormation deploys the endpoint stacks of {team}/{model}")
+        prefix = f"mf-{team}-{model}-"
+
+        def arn(service: str, resource: str, name: str, sep=cdk.ArnFormat.SLASH_RESOURCE_NAME, region=None) -> str:
+            return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep,
+                                    **({"region": region} if region is not None else {}))
+
+        role.add_to_policy(iam.PolicyStatement(
+            sid="EndpointResources",
+            actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
+                     "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig",
+                     "sagemaker:DeleteEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
+                     "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:CreateInferenceComponent",
+                     "sagemaker:UpdateInferenceComponent", "sagemaker:DescribeInferenceComponent",
+                     "sagemaker:DeleteInferenceComponent", "sagemaker:AddTags", "sagemaker:DeleteTags",
+                     "sagemaker:ListTags"],
+            resources=[arn("sagemaker", "model", "*"), arn("sagemaker", "endpoint-config", "*"),
+                       arn("sagemaker", "endpoint", f"{prefix}*"), arn("sagemaker", "inference-component", f"{prefix}*")],
+        ))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"],
+            resources=[arn("sagemaker", "model-package", f"{group}/*")]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="PassTheTeamSageMakerRole", actions=["iam:PassRole"], resources=[sagemaker_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="CaptureAndVolumeEncryption", actions=["kms:DescribeKey", "kms:CreateGrant"],
+            resources=[key.key_arn]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="AlarmsAndDashboard",
+            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                     "cloudwatch:TagResource", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards",
+                     "cloudwatch:GetDashboard"],
+            resources=[arn("cloudwatch", "alarm", f"{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME),
+                       arn("cloudwatch", "dashboard", f"{prefix}*", region="")]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="Autoscaling",
+            actions=["application-autoscaling:RegisterScalableTarget",
+                     "application-autoscaling:DeregisterScalableTarget",
+                     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:PutScalingPolicy",
+                     "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DescribeScalingPolicies",
+                     "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction",
+                     "application-autoscaling:DescribeScheduledActions", "application-autoscaling:TagResource"],
+            resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
+            resources=[arn("iam", "role", "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", region="")],
+            conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}))
+        self.deployment_role = role
+        return role
+
+    def _acknowledge_wildcards(self, stack: cdk.Stack, team: str, model: str, group: str, bucket: s3.IBucket,
+                               bundle: s3_assets.Asset) -> None:
+        prefix = f"mf-{team}-{model}-"
+        objects = nag_text(stack, bucket.arn_for_objects("*"))
+        artifacts = {f"AwsSolutions-IAM5[Action::{a}]": (
+            "CDK's grant on the pipeline's artifact store (the team bucket and key only): artifacts are read, "
+            "written and encrypted under object keys created per execution.")
+            for a in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*",
+                      "kms:GenerateDataKey*", "kms:ReEncrypt*")}
+        artifacts[f"AwsSolutions-IAM5[Resource::{objects}]"] = (
+            "Pipeline artifacts, evaluation reports and model artifacts are keyed per execution inside the team's "
+            "own bucket.")
+        bundle_objects = nag_text(stack, f"arn:{stack.partition}:s3:::{bundle.s3_bucket_name}/*")
+        artifacts[f"AwsSolutions-IAM5[Resource::{bundle_objects}]"] = (
+            "The endpoint app is read from the CDK bootstrap asset bucket, whose object keys are content hashes.")
+        cfn = {f"AwsSolutions-IAM5[Action::{a}]": (
+            "CDK's grant for the CloudFormation deploy actions, limited to this model's two endpoint stacks.")
+            for a in ("cloudformation:DescribeStack*", "cloudformation:GetTemplate*")}
+        for stage in STAGES:
+            stack_arn = f"arn:{stack.partition}:cloudformation:{stack.region}:{stack.account}:stack/" \
+                        f"{team_stack_name(team, f'{model}-{stage}-endpoint')}/*"
+            cfn[f"AwsSolutions-IAM5[Resource::{stack_arn}]"] = (
+                "A stack ARN ends in an id CloudFormation generates; the name pins it to this endpoint stack.")
+        acknowledge_each(self.pipeline.role.node.find_child("DefaultPolicy").node.default_child,
+                         {**artifacts, **cfn})
+        packages = nag_text(stack, stack.format_arn(service="sagemaker", resource="model-package",
+                                                    resource_name=f"{group}/*"))
+        project_ref = nag_text(stack, self.project.project_name)
+        acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
+            **artifacts,
+            f"AwsSolutions-IAM5[Resource::{packages}]": (
+                "Package versions are numbered at registration; only versions of this model's own group."),
+            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
+            f"/aws/codebuild/{project_ref}:*]": "CodeBuild's default grant for the log streams of this one project.",
+            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:"
+            f"report-group/{project_ref}-*]": "CodeBuild's default grant for the report groups of this one project.",
+        })
+        region, account, partition = stack.region, stack.account, stack.partition
+        acknowledge_each(self.deployment_role.node.find_child("DefaultPolicy").node.default_child, {
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:model/*]": (
+                "CloudFormation generates model names (a new model per package version)."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint-config/*]": (
+                "Endpoint configs are immutable: CloudFormation generates a new name for every change."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint/{prefix}*]": (
+                "Only this model's staging and prod endpoints."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:inference-component/"
+            f"{prefix}*]": "Only this model's scale-to-zero inference components.",
+            f"AwsSolutions-IAM5[Resource::{packages}]": "Only versions of this model's own package group.",
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}*]": (
+                "Only the alarms named after this model's endpoints."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch::{account}:dashboard/{prefix}*]": (
+                "Only the dashboards named after this model's endpoints."),
+            "AwsSolutions-IAM5[Resource::*]": (
+                "Application Auto Scaling supports no resource-level permissions for scalable targets, policies "
+                "and scheduled actions; CloudFormation needs them to manage the endpoint's scaling."),
+        })
