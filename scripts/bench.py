@@ -163,6 +163,30 @@ def bench_scaling() -> list[list[str]]:
     ]
 
 
+HOOK_ENV = {"IDEMPOTENCY_TABLE_NAME": "bench-idempotency", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:t",
+            "TEAM": "fraud", "MODEL_PACKAGE_GROUPS": '["mf-fraud-card-fraud"]', "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+COLD_IMPORT = "import time; t = time.perf_counter(); import app; print(time.perf_counter() - t)"
+
+
+def bench_approval_hook() -> list[list[str]]:
+    hook_dir = ROOT / "lambdas" / "approval_hook"
+    env = {**os.environ, **HOOK_ENV, "PYTHONPATH": str(hook_dir)}
+    cold = []
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", COLD_IMPORT], cwd=hook_dir, env=env, capture_output=True,
+                             text=True, check=True)
+        cold.append(float(out.stdout.strip().splitlines()[-1]) * 1000)
+    warm = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_hook_warm.py")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=True)
+    return [
+        ["approval hook: cold import of the handler module (Powertools, boto3, X-Ray SDK)",
+         f"{statistics.median(cold):.0f} ms (median of 5)", "<= 300 ms"],
+        ["approval hook: warm invocation under moto (Approved event)", warm.stdout.strip().splitlines()[-1],
+         "<= 50 ms"],
+    ]
+
+
 def bench_tests() -> list[list[str]]:
     run = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
     if run.returncode != 0:
@@ -185,6 +209,7 @@ def main() -> int:
         rows, _ = bench_synth(Path(tmp))
         rows += bench_train_local(Path(tmp))
     rows += bench_scaling()
+    rows += bench_approval_hook()
     rows += bench_tests()
     print_table(rows)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -32,20 +33,21 @@ idempotency = IdempotencyConfig(
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
     raise_on_no_idempotency_key=True,
 )
-hook = ApprovalHook(
-    team=os.environ["TEAM"],
-    groups=set(json.loads(os.environ["MODEL_PACKAGE_GROUPS"])),
-    topic_arn=os.environ["NOTIFICATION_TOPIC_ARN"],
-    sagemaker=boto3.client("sagemaker"),
-    codepipeline=boto3.client("codepipeline"),
-    ssm=boto3.client("ssm"),
-    sns=boto3.client("sns"),
-)
+TEAM = os.environ["TEAM"]
+GROUPS = frozenset(json.loads(os.environ["MODEL_PACKAGE_GROUPS"]))
+TOPIC_ARN = os.environ["NOTIFICATION_TOPIC_ARN"]
+
+
+@cache
+def hook() -> ApprovalHook:
+    """Clients are made on first use and kept for the life of the execution environment."""
+    return ApprovalHook(team=TEAM, groups=set(GROUPS), topic_arn=TOPIC_ARN, sagemaker=boto3.client("sagemaker"),
+                        codepipeline=boto3.client("codepipeline"), ssm=boto3.client("ssm"), sns=boto3.client("sns"))
 
 
 @idempotent_function(data_keyword_argument="change", persistence_store=persistence, config=idempotency)
 def handle_change(change: dict) -> dict:
-    return hook.handle(PackageStateChange.model_validate(change)).as_dict()
+    return hook().handle(PackageStateChange.model_validate(change)).as_dict()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,0 +1,175 @@
+"""The deploy pipeline's CodeBuild tasks: Validate under moto, the smoke test with botocore's Stubber."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from pipelines.deploy import tasks
+from stacks.endpoint_settings import EndpointSettings
+from tests.synth import ROOT
+
+REGION, BUCKET, GROUP = "eu-west-1", "mf-fraud-123456789012-eu-west-1", "mf-fraud-card-fraud"
+SETTINGS = {
+    "team": "fraud", "model": "card-fraud", "model_package_group_name": GROUP, "account": "123456789012",
+    "region": REGION, "problem_type": "binary_classification", "label": "is_fraud",
+    "endpoint": {"staging": EndpointSettings(min_instances=0, initial_instances=1, max_instances=1).model_dump(mode="json"),
+                 "prod": EndpointSettings().model_dump(mode="json")},
+}
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        sagemaker.create_model_package_group(ModelPackageGroupName="mf-pricing-demand-forecast")
+        yield {"s3": s3, "sagemaker": sagemaker, "ssm": boto3.client("ssm", region_name=REGION)}
+
+
+def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True) -> str:
+    key = f"models/{group}/{auc}/model.tar.gz"
+    if artifacts:
+        aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"model")
+    report = f"reports/{group}/{auc}/evaluation.json"
+    aws["s3"].put_object(Bucket=BUCKET, Key=report, Body=json.dumps(
+        {"binary_classification_metrics": {"auc": {"value": auc, "standard_deviation": 0.01}}}).encode())
+    return aws["sagemaker"].create_model_package(
+        ModelPackageGroupName=group, ModelApprovalStatus=status,
+        InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/{key}"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
+                                                      "S3Uri": f"s3://{BUCKET}/{report}"}}},
+    )["ModelPackageArn"]
+
+
+def validate(aws, arn, out: Path):
+    return tasks.validate(package_arn=arn, settings=SETTINGS, sagemaker=aws["sagemaker"], s3=aws["s3"],
+                          ssm=aws["ssm"], out=out)
+
+
+def test_validate_writes_both_manifests_and_compares_with_the_champion(aws, tmp_path):
+    champion = package(aws, auc=0.93)
+    aws["ssm"].put_parameter(Name="/model-factory/fraud/card-fraud/prod/model-package-arn", Value=champion,
+                             Type="String")
+    challenger = package(aws, auc=0.95)
+    variables = validate(aws, challenger, tmp_path)
+    for stage in ("staging", "prod"):
+        manifest = json.loads((tmp_path / f"manifest-{stage}.json").read_text())
+        assert manifest["stage"] == stage and manifest["model_package_arn"] == challenger
+        assert manifest["endpoint"] == SETTINGS["endpoint"][stage]
+    assert variables["APPROVAL_SUMMARY"] == "challenger v2 vs champion v1: auc 0.9500 (champion 0.9300, +0.0200)"
+    assert variables["REVIEW_URL"].startswith("https://eu-west-1.console.aws.amazon.com/sagemaker/")
+    assert "mf-fraud-card-fraud" in variables["REVIEW_URL"]
+
+
+def test_validate_the_manifest_is_what_the_endpoint_app_accepts(aws, tmp_path):
+    from stacks.deploy_manifest import load_manifest
+
+    validate(aws, package(aws), tmp_path)
+    assert load_manifest(tmp_path / "manifest-staging.json").endpoint.scale_to_zero
+
+
+@pytest.mark.parametrize("arn", [None, "", "none", "#{variables.ModelPackageArn}"])
+def test_validate_refuses_a_run_started_by_hand_without_the_variable(aws, tmp_path, arn):
+    with pytest.raises(tasks.DeployError, match="^ModelPackageArn is not set: start the pipeline with"):
+        validate(aws, arn, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_validate_refuses_a_package_that_is_not_approved(aws, tmp_path):
+    arn = package(aws, status="PendingManualApproval")
+    with pytest.raises(tasks.DeployError, match=f"^model package {arn} is PendingManualApproval, not Approved$"):
+        validate(aws, arn, tmp_path)
+
+
+def test_validate_refuses_another_models_package(aws, tmp_path):
+    arn = package(aws, group="mf-pricing-demand-forecast")
+    with pytest.raises(tasks.DeployError, match="belongs to group mf-pricing-demand-forecast, not to mf-fraud-card-fraud"):
+        validate(aws, arn, tmp_path)
+
+
+def test_validate_refuses_a_package_whose_artifacts_are_missing(aws, tmp_path):
+    arn = package(aws, artifacts=False)
+    with pytest.raises(tasks.DeployError, match=f"^model artifacts of {arn} are missing: s3://"):
+        validate(aws, arn, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_validate_refuses_an_unknown_package(aws, tmp_path):
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/42"
+    with pytest.raises(tasks.DeployError, match=f"^model package {arn} cannot be read"):
+        validate(aws, arn, tmp_path)
+
+
+def test_the_cli_prints_one_line_and_fails(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    monkeypatch.delenv("MODEL_PACKAGE_ARN", raising=False)
+    monkeypatch.setenv("DEPLOY_OUT", str(tmp_path))
+    assert tasks.main(["validate"]) == 1
+    assert capsys.readouterr().err.startswith("deploy: ModelPackageArn is not set")
+
+
+def runtime_with(responses: list[str]):
+    client = boto3.client("sagemaker-runtime", region_name=REGION)
+    stub = Stubber(client)
+    for body in responses:
+        stub.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(body.encode()), len(body)),
+                                              "ContentType": "text/csv"})
+    stub.activate()
+    return client
+
+
+def staging_manifest() -> dict:
+    return {"team": "fraud", "model": "card-fraud", "stage": "staging", "endpoint": SETTINGS["endpoint"]["staging"]}
+
+
+def test_smoke_test_sends_seed_records_and_checks_shape_and_latency():
+    payload, records = tasks.sample_payload(ROOT / "pipelines/modelbuild/data/transactions.csv", "is_fraud")
+    assert records == 20 and "is_fraud" not in payload and len(payload.splitlines()[0].split(",")) == 11
+    ticks = iter([0.0, 0.05] * 5)
+    result = tasks.smoke_test(runtime=runtime_with([",".join(["0.1"] * 20)] * 5), manifest=staging_manifest(),
+                              payload=payload, records=records, problem_type="binary_classification",
+                              max_p95_ms=500, clock=lambda: next(ticks))
+    assert result["requests"] == 5 and result["p95_ms"] == pytest.approx(50)
+
+
+def test_smoke_test_fails_on_a_wrong_number_of_predictions():
+    with pytest.raises(tasks.DeployError, match="endpoint answered 3 predictions for 20 records"):
+        tasks.smoke_test(runtime=runtime_with(["0.1,0.2,0.3"]), manifest=staging_manifest(), payload="x", records=20,
+                         problem_type="binary_classification", max_p95_ms=500, attempts=1)
+
+
+def test_smoke_test_fails_on_scores_outside_the_unit_interval_and_on_slow_answers():
+    with pytest.raises(tasks.DeployError, match="outside \\[0, 1\\]"):
+        tasks.smoke_test(runtime=runtime_with(["1.5"]), manifest=staging_manifest(), payload="x", records=1,
+                         problem_type="binary_classification", max_p95_ms=500, attempts=1)
+    ticks = iter([0.0, 3.0])
+    with pytest.raises(tasks.DeployError, match="staging latency p95 3000 ms is above the 500 ms limit"):
+        tasks.smoke_test(runtime=runtime_with(["0.5"]), manifest=staging_manifest(), payload="x", records=1,
+                         problem_type="binary_classification", max_p95_ms=500, attempts=1, clock=lambda: next(ticks))
+
+
+def test_smoke_test_addresses_the_inference_component_when_staging_scales_to_zero():
+    client = boto3.client("sagemaker-runtime", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(b"0.5"), 3)}, {
+            "EndpointName": "mf-fraud-card-fraud-staging", "ContentType": "text/csv", "Accept": "text/csv",
+            "Body": b"x", "InferenceComponentName": "mf-fraud-card-fraud-staging-ic"})
+        tasks.smoke_test(runtime=client, manifest=staging_manifest(), payload="x", records=1,
+                         problem_type="binary_classification", max_p95_ms=60_000, attempts=1)
+
+
+def test_record_writes_the_serving_parameter(aws):
+    name = tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage="prod", package_arn="arn:x")
+    assert aws["ssm"].get_parameter(Name=name)["Parameter"]["Value"] == "arn:x"
+    assert name == "/model-factory/fraud/card-fraud/prod/model-package-arn"
