@@ -349,16 +349,16 @@ def load_config(path: str | Path) -> FactoryConfig:
     return parse_config(data, source=source)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m stacks.config FILE``: validate a config file; the one-line error or nothing."""
+def check_file_cli(loader, usage: str, argv: list[str] | None = None) -> int:
+    """Validate one file with `loader`: nothing on success, the one-line error and exit 1 otherwise."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m stacks.config CONFIG_FILE", file=sys.stderr)
+        print(f"usage: {usage}", file=sys.stderr)
         return 2
     try:
-        load_config(args[0])
+        loader(args[0])
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -366,4 +366,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(check_file_cli(load_config, "python -m stacks.config CONFIG_FILE"))

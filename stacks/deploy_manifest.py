@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, format_validation_error
+from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, check_file_cli, format_validation_error
 from stacks.endpoint_settings import EndpointSettings, ModelPackageArn
 from stacks.naming import endpoint_name, team_stack_name
 
@@ -60,21 +60,5 @@ def load_manifest(path: str | Path) -> DeployManifest:
     return parse_manifest(data, source=source)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m stacks.deploy_manifest FILE``: validate a manifest; the one-line error or nothing."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m stacks.deploy_manifest MANIFEST_FILE", file=sys.stderr)
-        return 2
-    try:
-        load_manifest(args[0])
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(check_file_cli(load_manifest, "python -m stacks.deploy_manifest MANIFEST_FILE"))

@@ -21,10 +21,7 @@ from constructs import Construct
 
 from stacks.config import CodeConnectionsSource, ModelConfig
 from stacks.naming import codepipeline_name, model_package_group_name, sagemaker_pipeline_name
-from stacks.nag import acknowledge_each, nag_text
-
-ARTIFACT_GRANT_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*",
-                          "kms:GenerateDataKey*", "kms:ReEncrypt*")
+from stacks.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 
 SEED_CODE = Path(__file__).resolve().parents[1] / "pipelines" / "modelbuild"
 SEED_CODE_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".venv", "build"]
@@ -204,34 +201,17 @@ class ModelBuild(Construct):
 
     def _acknowledge_wildcards(self, bucket: s3.IBucket, pipeline_name: str) -> None:
         stack = cdk.Stack.of(self)
-        artifact_reasons = {
-            f"AwsSolutions-IAM5[Action::{action}]": (
-                "CDK's grant on the pipeline's artifact store, which is the team bucket and team key only: "
-                "artifacts are read, written and encrypted under object keys created per execution."
-            )
-            for action in ARTIFACT_GRANT_ACTIONS
-        }
-        artifact_reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects('*'))}]"] = (
-            "CodePipeline names artifact objects per execution inside the team's own artifact bucket."
-        )
+        artifact_reasons = pipeline_artifact_reasons(stack, bucket.arn_for_objects("*"))
         acknowledge_each(self.pipeline.role.node.find_child("DefaultPolicy").node.default_child, artifact_reasons)
-        project_ref = nag_text(stack, self.project.project_name)
         pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
             **artifact_reasons,
+            **codebuild_default_reasons(stack, self.project.project_name),
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, pipeline_arn)}/execution/*]": (
                 "SageMaker names each execution of this one pipeline at start; the build watches the one "
                 "it started."
             ),
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(pipeline_name + '/*'))}]": (
                 "The build uploads its code version and seed data under this model's own prefix."
-            ),
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
-            f"/aws/codebuild/{project_ref}:*]": (
-                "CodeBuild's default grant for the log streams of this one project."
-            ),
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:"
-            f"report-group/{project_ref}-*]": (
-                "CodeBuild's default grant for the test report groups of this one project."
             ),
         })

@@ -27,7 +27,7 @@ from constructs import Construct
 
 from stacks.config import ModelConfig
 from stacks.naming import codepipeline_name, endpoint_name, model_package_group_name, team_stack_name
-from stacks.nag import acknowledge_each, nag_text
+from stacks.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the deploy needs of this repository: the endpoint app, its constructs and pinned toolchain, the
@@ -250,15 +250,7 @@ class ModelDeploy(Construct):
     def _acknowledge_wildcards(self, stack: cdk.Stack, team: str, model: str, group: str, bucket: s3.IBucket,
                                bundle: s3_assets.Asset) -> None:
         prefix = f"mf-{team}-{model}-"
-        objects = nag_text(stack, bucket.arn_for_objects("*"))
-        artifacts = {f"AwsSolutions-IAM5[Action::{a}]": (
-            "CDK's grant on the pipeline's artifact store (the team bucket and key only): artifacts are read, "
-            "written and encrypted under object keys created per execution.")
-            for a in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*",
-                      "kms:GenerateDataKey*", "kms:ReEncrypt*")}
-        artifacts[f"AwsSolutions-IAM5[Resource::{objects}]"] = (
-            "Pipeline artifacts, evaluation reports and model artifacts are keyed per execution inside the team's "
-            "own bucket.")
+        artifacts = pipeline_artifact_reasons(stack, bucket.arn_for_objects("*"))
         bundle_objects = nag_text(stack, f"arn:{stack.partition}:s3:::{bundle.s3_bucket_name}/*")
         artifacts[f"AwsSolutions-IAM5[Resource::{bundle_objects}]"] = (
             "The endpoint app is read from the CDK bootstrap asset bucket, whose object keys are content hashes.")
@@ -274,15 +266,11 @@ class ModelDeploy(Construct):
                          {**artifacts, **cfn})
         packages = nag_text(stack, stack.format_arn(service="sagemaker", resource="model-package",
                                                     resource_name=f"{group}/*"))
-        project_ref = nag_text(stack, self.project.project_name)
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
             **artifacts,
+            **codebuild_default_reasons(stack, self.project.project_name),
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:"
-            f"/aws/codebuild/{project_ref}:*]": "CodeBuild's default grant for the log streams of this one project.",
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:codebuild:{stack.region}:{stack.account}:"
-            f"report-group/{project_ref}-*]": "CodeBuild's default grant for the report groups of this one project.",
         })
         region, account, partition = stack.region, stack.account, stack.partition
         acknowledge_each(self.deployment_role.node.find_child("DefaultPolicy").node.default_child, {

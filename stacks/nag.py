@@ -39,6 +39,35 @@ def acknowledge_each(construct: IConstruct, reasons: dict[str, str]) -> None:
         *(cdk.Acknowledgment(id=rule_id, reason=reason) for rule_id, reason in reasons.items()))
 
 
+ARTIFACT_GRANT_ACTIONS = ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*",
+                          "kms:GenerateDataKey*", "kms:ReEncrypt*")
+
+
+def pipeline_artifact_reasons(stack: cdk.Stack, artifact_objects_arn: str) -> dict[str, str]:
+    """The wildcards of CDK's grants on a CodePipeline artifact store (here: the team bucket and key)."""
+    reasons = {
+        f"AwsSolutions-IAM5[Action::{action}]": (
+            "CDK's grant on the pipeline's artifact store, which is the team bucket and team key only: "
+            "artifacts are read, written and encrypted under object keys created per execution.")
+        for action in ARTIFACT_GRANT_ACTIONS
+    }
+    reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, artifact_objects_arn)}]"] = (
+        "CodePipeline names artifact objects per execution inside the team's own artifact bucket.")
+    return reasons
+
+
+def codebuild_default_reasons(stack: cdk.Stack, project_name: str) -> dict[str, str]:
+    """The wildcards of the grants CodeBuild gives every project on its own logs and report groups."""
+    project = nag_text(stack, project_name)
+    prefix = f"AwsSolutions-IAM5[Resource::arn:{stack.partition}"
+    return {
+        f"{prefix}:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{project}:*]": (
+            "CodeBuild's default grant for the log streams of this one project."),
+        f"{prefix}:codebuild:{stack.region}:{stack.account}:report-group/{project}-*]": (
+            "CodeBuild's default grant for the test report groups of this one project."),
+    }
+
+
 def nag_text(stack: cdk.Stack, value: str) -> str:
     """A token-bearing string as cdk-nag spells it inside finding ids: ``<Logical.Arn>`` for GetAtt,
     ``<Logical>`` for Ref and pseudo parameters, other intrinsics as compact JSON."""
