@@ -10,6 +10,7 @@ from constructs import Construct
 from stacks.approval_hook import ApprovalHook
 from stacks.approver_topic import ApproverTopic
 from stacks.artifact_storage import ArtifactStorage
+from stacks.drift_retrain import DriftRetrain
 from stacks.model_registry import ModelRegistry
 from stacks.naming import model_package_group_name
 from stacks.sagemaker_execution_role import SageMakerExecutionRole
@@ -53,6 +54,8 @@ class FoundationStack(cdk.Stack):
         self.approval_hook = ApprovalHook(
             self, "ApprovalHook", team=team, key=self.key, topic=self.topic,
             model_package_groups=[model_package_group_name(team, m) for m in models])
+        self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
+                                          topic=self.topic)
         TeamBudget(
             self,
             "Budget",

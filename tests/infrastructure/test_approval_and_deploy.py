@@ -7,7 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.approval_hook import POWERTOOLS_LAYER_VERSION
+from stacks.team_function import POWERTOOLS_LAYER_VERSION
 
 TOPIC = "arn:aws:sns:eu-west-1:111111111111:mf-fraud-approvers"
 DEPLOY = "mf-fraud-card-fraud-deploy"
@@ -29,9 +29,14 @@ def only(template: Template, resource_type: str, props: dict | None = None) -> t
     return next(iter(found.items()))
 
 
+HOOK = {"FunctionName": "mf-fraud-approval-hook"}
+HOOK_QUEUE = {"QueueName": "mf-fraud-approval-hook-dlq"}
+HOOK_TABLE = {"TableName": "mf-fraud-approval-idempotency"}
+
+
 def test_rule_matches_exactly_this_teams_approvals_and_rejections(foundation):
-    function_id, _ = only(foundation, "AWS::Lambda::Function")
-    queue_id, _ = only(foundation, "AWS::SQS::Queue")
+    function_id, _ = only(foundation, "AWS::Lambda::Function", HOOK)
+    queue_id, _ = only(foundation, "AWS::SQS::Queue", HOOK_QUEUE)
     foundation.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": {
             "source": ["aws.sagemaker"],
@@ -47,8 +52,8 @@ def test_rule_matches_exactly_this_teams_approvals_and_rejections(foundation):
 
 
 def test_hook_function_contract(foundation):
-    table_id, _ = only(foundation, "AWS::DynamoDB::GlobalTable")
-    queue_id, _ = only(foundation, "AWS::SQS::Queue")
+    table_id, _ = only(foundation, "AWS::DynamoDB::GlobalTable", HOOK_TABLE)
+    queue_id, _ = only(foundation, "AWS::SQS::Queue", HOOK_QUEUE)
     foundation.has_resource_properties("AWS::Lambda::Function", {
         "FunctionName": "mf-fraud-approval-hook",
         "Runtime": "python3.13",
@@ -72,6 +77,7 @@ def test_hook_function_contract(foundation):
 
 def test_idempotency_table_expires_records_and_is_encrypted(foundation):
     foundation.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "TableName": "mf-fraud-approval-idempotency",
         "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
         "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
         "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
@@ -80,7 +86,7 @@ def test_idempotency_table_expires_records_and_is_encrypted(foundation):
 
 def test_dead_letter_queue_is_kms_encrypted_and_alarmed(foundation):
     key_id, _ = only(foundation, "AWS::KMS::Key")
-    queue_id, _ = only(foundation, "AWS::SQS::Queue", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
+    queue_id, _ = only(foundation, "AWS::SQS::Queue", {**HOOK_QUEUE, "KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}})
     foundation.has_resource_properties("AWS::CloudWatch::Alarm", {
         "AlarmName": "mf-fraud-approval-hook-dead-letters",
         "MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS",
@@ -91,17 +97,18 @@ def test_dead_letter_queue_is_kms_encrypted_and_alarmed(foundation):
 
 
 def test_hook_iam_is_scoped_to_the_pipeline_group_table_topic_and_parameters(foundation):
-    _, role = only(foundation, "AWS::IAM::Role", {"Description": "Approval hook of the fraud team"})
+    _, role = only(foundation, "AWS::IAM::Role", {"Description": Match.string_like_regexp("^Approved -> deploy.*\\(fraud team\\)$")})
     assert "ManagedPolicyArns" not in role["Properties"]
     _, policy = only(foundation, "AWS::IAM::Policy", {"PolicyName": Match.string_like_regexp("^ApprovalHookRole")})
-    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    every = policy["Properties"]["PolicyDocument"]["Statement"]
+    statements = {s["Sid"]: s for s in every if "Sid" in s}
     assert statements["StartDeployPipelines"]["Resource"] == f"arn:aws:codepipeline:eu-west-1:111111111111:{DEPLOY}"
     assert statements["FindApprovedPackages"]["Resource"] == [
         "arn:aws:sagemaker:eu-west-1:111111111111:model-package-group/mf-fraud-card-fraud",
         "arn:aws:sagemaker:eu-west-1:111111111111:model-package/mf-fraud-card-fraud/*"]
     assert statements["ReadServingPackages"]["Resource"] == (
         "arn:aws:ssm:eu-west-1:111111111111:parameter/model-factory/fraud/card-fraud/*")
-    publishes = [s for s in statements.values() if s["Action"] == "sns:Publish"]
+    publishes = [s for s in every if s["Action"] == "sns:Publish"]
     assert len(publishes) == 1 and publishes[0]["Resource"] == {"Ref": only(foundation, "AWS::SNS::Topic")[0]}
 
 

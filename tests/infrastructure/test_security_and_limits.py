@@ -13,8 +13,8 @@ from cfnlint.api import ManualArgs, lint_by_config
 
 MAX_RESOURCES = 250 // 2
 MAX_TEMPLATE_BYTES = 500 * 1024 // 2
-# CDK's CodePipeline construct writes an explicit DependsOn on its role's policy next to the GetAtt of
-# the role; cfn-lint flags the redundancy (W3005). It is harmless and not ours to remove.
+# CDK's CodePipeline and Lambda constructs write an explicit DependsOn on their role (and its policy) next to
+# the GetAtt of the role; cfn-lint flags the redundancy (W3005). It is harmless and not ours to remove.
 ACCEPTED_WARNINGS = {"W3005"}
 
 

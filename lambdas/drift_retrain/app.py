@@ -1,0 +1,54 @@
+"""Drift retrain: EventBridge "CloudWatch Alarm State Change" (state ALARM) of a drift alarm -> the
+model's build pipeline, at most once per cool-down.
+
+Environment: PIPELINE_BY_ENDPOINT (JSON: endpoint name -> build pipeline), RETRAIN_TABLE_NAME,
+RETRAIN_COOLDOWN_HOURS (default 24), NOTIFICATION_TOPIC_ARN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from functools import cache
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from retrain import AlarmStateChange, DriftRetrain
+
+logger = Logger(service="drift-retrain")
+tracer = Tracer(service="drift-retrain")
+metrics = Metrics(namespace="ModelFactory", service="drift-retrain")
+
+PIPELINE_BY_ENDPOINT = json.loads(os.environ["PIPELINE_BY_ENDPOINT"])
+COOLDOWN = timedelta(hours=float(os.environ.get("RETRAIN_COOLDOWN_HOURS", "24")))
+
+
+@cache
+def retrain() -> DriftRetrain:
+    return DriftRetrain(pipeline_by_endpoint=PIPELINE_BY_ENDPOINT, cooldown=COOLDOWN,
+                        table_name=os.environ["RETRAIN_TABLE_NAME"], topic_arn=os.environ["NOTIFICATION_TOPIC_ARN"],
+                        dynamodb=boto3.client("dynamodb"), codepipeline=boto3.client("codepipeline"),
+                        sns=boto3.client("sns"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        envelope = parse(event=event, model=EventBridgeModel)
+        change = parse(event=event, model=AlarmStateChange, envelope=envelopes.EventBridgeEnvelope)
+    except (ValidationError, ValueError, TypeError) as error:
+        logger.error("malformed alarm state change event: nothing started", extra={"error": str(error).splitlines()[0]})
+        metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
+        return {"action": "ignore", "reason": "malformed event"}
+    outcome = retrain().handle(change, at=envelope.time).as_dict()
+    logger.info(outcome["reason"], extra=outcome)
+    metrics.add_metric(name=f"Action{outcome['action'].title().replace('-', '')}", unit=MetricUnit.Count, value=1)
+    return outcome

@@ -1,0 +1,85 @@
+"""Drift alarm -> retrain: which build pipeline an alarm belongs to, and the cool-down that lets
+concurrent alarms start one retrain. No AWS client is created here (moto/Stubber in tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    value: str
+    reason: str = ""
+
+
+class AlarmStateChange(BaseModel):
+    """`detail` of an EventBridge "CloudWatch Alarm State Change" event."""
+
+    model_config = ConfigDict(extra="ignore")
+    alarmName: str
+    state: AlarmState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Literal["retrain", "cooling-down", "ignore"]
+    reason: str
+    pipeline: str | None = None
+    execution_id: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"action": self.action, "reason": self.reason, "pipeline": self.pipeline,
+                "execution_id": self.execution_id}
+
+
+def endpoint_for(alarm_name: str, endpoints: list[str]) -> str | None:
+    """The endpoint an alarm is about: drift alarm names start with the endpoint name and a dash."""
+    matches = [e for e in endpoints if alarm_name == e or alarm_name.startswith(f"{e}-")]
+    return max(matches, key=len) if matches else None
+
+
+class DriftRetrain:
+    def __init__(self, *, pipeline_by_endpoint: dict[str, str], cooldown: timedelta, table_name: str,
+                 topic_arn: str, dynamodb, codepipeline, sns) -> None:
+        self.pipeline_by_endpoint, self.cooldown = pipeline_by_endpoint, cooldown
+        self.table_name, self.topic_arn = table_name, topic_arn
+        self.dynamodb, self.codepipeline, self.sns = dynamodb, codepipeline, sns
+
+    def handle(self, change: AlarmStateChange, at: datetime) -> Outcome:
+        if change.state.value != "ALARM":
+            return Outcome("ignore", f"{change.alarmName} is {change.state.value}: nothing to retrain")
+        endpoint = endpoint_for(change.alarmName, list(self.pipeline_by_endpoint))
+        if endpoint is None:
+            return Outcome("ignore", f"alarm {change.alarmName} belongs to no known model endpoint; nothing started")
+        pipeline = self.pipeline_by_endpoint[endpoint]
+        if not self._claim(pipeline, at, change.alarmName):
+            return Outcome("cooling-down", f"{pipeline} already retrained less than {self._hours} h before "
+                                           f"{at.isoformat()}; {change.alarmName} starts nothing", pipeline)
+        execution = self.codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+        outcome = Outcome("retrain", f"drift alarm {change.alarmName} on {endpoint}: retraining with {pipeline} "
+                                     f"(next retrain possible after {self._hours} h)", pipeline, execution)
+        self.sns.publish(TopicArn=self.topic_arn, Subject=f"Model Factory: retraining {pipeline}"[:100],
+                         Message=f"{outcome.reason} (build execution {execution})")
+        return outcome
+
+    @property
+    def _hours(self) -> float:
+        return self.cooldown.total_seconds() / 3600
+
+    def _claim(self, pipeline: str, at: datetime, alarm: str) -> bool:
+        """One conditional write decides: of concurrent alarms inside the cool-down, exactly one wins."""
+        now = int(at.timestamp())
+        try:
+            self.dynamodb.put_item(
+                TableName=self.table_name,
+                Item={"pipeline": {"S": pipeline}, "last_retrain": {"N": str(now)}, "alarm": {"S": alarm}},
+                ConditionExpression="attribute_not_exists(pipeline) OR last_retrain <= :cutoff",
+                ExpressionAttributeValues={":cutoff": {"N": str(now - int(self.cooldown.total_seconds()))}},
+            )
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

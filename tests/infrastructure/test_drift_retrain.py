@@ -1,0 +1,61 @@
+"""Drift-driven retraining infrastructure of a team (foundation stack): rule, function contract, IAM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+
+@pytest.fixture(scope="module")
+def foundation(example_factory) -> Template:
+    return example_factory.template("fraud")
+
+
+def test_rule_matches_drift_alarms_of_this_team_going_into_alarm(foundation):
+    function = next(k for k, v in foundation.find_resources("AWS::Lambda::Function").items()
+                    if v["Properties"]["FunctionName"] == "mf-fraud-drift-retrain")
+    foundation.has_resource_properties("AWS::Events::Rule", {
+        "Name": "mf-fraud-drift-alarms",
+        "EventPattern": {
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": [{"wildcard": "mf-fraud-*-drift*"}], "state": {"value": ["ALARM"]}},
+        },
+        "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function, "Arn"]},
+                                       "DeadLetterConfig": Match.any_value()})],
+    })
+
+
+def test_function_contract(foundation):
+    foundation.has_resource_properties("AWS::Lambda::Function", {
+        "FunctionName": "mf-fraud-drift-retrain",
+        "Handler": "app.handler", "Runtime": "python3.13", "Architectures": ["arm64"],
+        "Environment": {"Variables": Match.object_like({
+            "PIPELINE_BY_ENDPOINT": json.dumps({"mf-fraud-card-fraud-prod": "mf-fraud-card-fraud-build",
+                                                "mf-fraud-card-fraud-staging": "mf-fraud-card-fraud-build"},
+                                               sort_keys=True),
+            "RETRAIN_TABLE_NAME": Match.any_value(),
+            "RETRAIN_COOLDOWN_HOURS": "24",
+            "NOTIFICATION_TOPIC_ARN": Match.any_value(),
+        })},
+    })
+
+
+def test_iam_starts_only_the_teams_build_pipelines_and_writes_only_the_cooldown_table(foundation):
+    _, policy = next(iter(foundation.find_resources("AWS::IAM::Policy", {"Properties": {
+        "PolicyName": Match.string_like_regexp("^DriftRetrainRole")}}).items()))
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    starts = [s for s in statements if s.get("Sid") == "StartBuildPipelines"]
+    assert starts[0]["Resource"] == "arn:aws:codepipeline:eu-west-1:111111111111:mf-fraud-card-fraud-build"
+    table_actions = [s["Action"] for s in statements if "dynamodb" in json.dumps(s["Action"])]
+    assert table_actions == ["dynamodb:PutItem"]
+
+
+def test_cooldown_table_is_encrypted_and_keyed_by_pipeline(foundation):
+    foundation.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "TableName": "mf-fraud-retrain-cooldown",
+        "KeySchema": [{"AttributeName": "pipeline", "KeyType": "HASH"}],
+        "SSESpecification": Match.object_like({"SSEType": "KMS"}),
+    })

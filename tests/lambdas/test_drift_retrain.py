@@ -1,0 +1,119 @@
+"""The drift-retrain handler under moto: one retrain for concurrent alarms inside the cool-down, another
+after it, nothing for unknown endpoints or non-ALARM states."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.lambdas.test_approval_hook import Context
+from tests.synth import ROOT
+
+CODE = ROOT / "lambdas" / "drift_retrain"
+EVENT = json.loads((ROOT / "tests" / "fixtures" / "events" / "drift-alarm.json").read_text())
+REGION, TABLE, PIPELINE = "eu-west-1", "mf-fraud-retrain", "mf-fraud-card-fraud-build"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "pipeline", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "pipeline", "AttributeType": "S"}],
+                              BillingMode="PAY_PER_REQUEST")
+        topic = boto3.client("sns", region_name=REGION).create_topic(Name="mf-fraud-approvers")["TopicArn"]
+        role = boto3.client("iam", region_name=REGION).create_role(RoleName="p", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "codepipeline.amazonaws.com"}}]}))
+        codepipeline = boto3.client("codepipeline", region_name=REGION)
+        codepipeline.create_pipeline(pipeline={
+            "name": PIPELINE, "roleArn": role["Role"]["Arn"], "pipelineType": "V2",
+            "artifactStore": {"type": "S3", "location": "bucket"},
+            "stages": [
+                {"name": "Source", "actions": [{"name": "Source", "actionTypeId": {
+                    "category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"},
+                    "configuration": {"RepositoryName": "r", "BranchName": "main"}, "outputArtifacts": [{"name": "s"}]}]},
+                {"name": "Build", "actions": [{"name": "Build", "actionTypeId": {
+                    "category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"},
+                    "configuration": {"ProjectName": "p"}, "inputArtifacts": [{"name": "s"}]}]},
+            ]})
+        endpoints = {f"mf-fraud-card-fraud-{stage}": PIPELINE for stage in ("staging", "prod")}
+        for name, value in {"PIPELINE_BY_ENDPOINT": json.dumps(endpoints), "RETRAIN_TABLE_NAME": TABLE,
+                            "RETRAIN_COOLDOWN_HOURS": "24", "NOTIFICATION_TOPIC_ARN": topic,
+                            "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": REGION}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.syspath_prepend(str(CODE))
+        for module in ("app", "retrain"):
+            sys.modules.pop(module, None)
+        yield {"app": importlib.import_module("app"), "codepipeline": codepipeline}
+        for module in ("app", "retrain"):
+            sys.modules.pop(module, None)
+
+
+def alarm(name: str = "mf-fraud-card-fraud-prod-drift-amount", at: str = "2026-11-24T08:00:00Z",
+          state: str = "ALARM") -> dict:
+    event = copy.deepcopy(EVENT)
+    event["time"] = at
+    event["detail"]["alarmName"] = name
+    event["detail"]["state"]["value"] = state
+    return event
+
+
+def starts(aws) -> int:
+    return len(aws["codepipeline"].list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"])
+
+
+def test_two_concurrent_alarms_inside_the_cooldown_start_one_retrain(aws):
+    events = [alarm("mf-fraud-card-fraud-prod-drift-amount"), alarm("mf-fraud-card-fraud-prod-drift-hour")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda e: aws["app"].handler(e, Context()), events))
+    assert sorted(r["action"] for r in results) == ["cooling-down", "retrain"]
+    assert starts(aws) == 1
+
+
+def test_an_alarm_after_the_cooldown_starts_another_retrain(aws):
+    assert aws["app"].handler(alarm(at="2026-11-24T08:00:00Z"), Context())["action"] == "retrain"
+    assert aws["app"].handler(alarm(at="2026-11-25T07:59:00Z"), Context())["action"] == "cooling-down"
+    assert aws["app"].handler(alarm(at="2026-11-25T08:00:00Z"), Context())["action"] == "retrain"
+    assert starts(aws) == 2
+
+
+def test_staging_and_prod_drift_share_the_models_cooldown(aws):
+    aws["app"].handler(alarm("mf-fraud-card-fraud-staging-drift-amount"), Context())
+    result = aws["app"].handler(alarm("mf-fraud-card-fraud-prod-drift-amount"), Context())
+    assert result["action"] == "cooling-down" and starts(aws) == 1
+
+
+def test_unknown_endpoint_starts_nothing_and_says_so(aws):
+    result = aws["app"].handler(alarm("mf-fraud-chargeback-prod-drift-amount"), Context())
+    assert result == {"action": "ignore", "pipeline": None, "execution_id": None,
+                      "reason": "alarm mf-fraud-chargeback-prod-drift-amount belongs to no known model endpoint; "
+                                "nothing started"}
+    assert starts(aws) == 0
+
+
+def test_ok_state_and_malformed_events_start_nothing(aws):
+    assert aws["app"].handler(alarm(state="OK"), Context())["action"] == "ignore"
+    broken = alarm()
+    broken["detail"].pop("alarmName")
+    assert aws["app"].handler(broken, Context()) == {"action": "ignore", "reason": "malformed event"}
+    assert starts(aws) == 0
+
+
+def test_endpoint_matching_prefers_the_longest_name():
+    sys.path.insert(0, str(CODE))
+    try:
+        from retrain import endpoint_for
+    finally:
+        sys.path.remove(str(CODE))
+    endpoints = ["mf-a-m-prod", "mf-a-m-prod2"]
+    assert endpoint_for("mf-a-m-prod2-drift-x", endpoints) == "mf-a-m-prod2"
+    assert endpoint_for("mf-a-m-prod-drift-x", endpoints) == "mf-a-m-prod"
+    assert endpoint_for("mf-a-m-production", endpoints) is None
