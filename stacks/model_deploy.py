@@ -230,6 +230,12 @@ class ModelDeploy(Construct):
                      "cloudwatch:GetDashboard"],
             resources=[arn("cloudwatch", "alarm", f"{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME),
                        arn("cloudwatch", "dashboard", f"{prefix}*", region="")]))
+        # Target-tracking policies create and delete their own alarms with the caller's permissions.
+        role.add_to_policy(iam.PolicyStatement(
+            sid="TargetTrackingAlarms",
+            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+            resources=[arn("cloudwatch", "alarm", f"TargetTracking-{kind}/{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME)
+                       for kind in ("endpoint", "inference-component")]))
         role.add_to_policy(iam.PolicyStatement(
             sid="Autoscaling",
             actions=["application-autoscaling:RegisterScalableTarget",
@@ -287,6 +293,9 @@ class ModelDeploy(Construct):
                 "Only the alarms named after this model's endpoints."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch::{account}:dashboard/{prefix}*]": (
                 "Only the dashboards named after this model's endpoints."),
+            **{f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:TargetTracking-"
+               f"{kind}/{prefix}*]": "The alarms Application Auto Scaling names after this model's endpoints."
+               for kind in ("endpoint", "inference-component")},
             "AwsSolutions-IAM5[Resource::*]": (
                 "Application Auto Scaling supports no resource-level permissions for scalable targets, policies "
                 "and scheduled actions; CloudFormation needs them to manage the endpoint's scaling."),

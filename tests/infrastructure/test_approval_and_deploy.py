@@ -152,6 +152,10 @@ def test_cloudformation_actions_deploy_the_endpoint_stacks_with_a_scoped_role(pi
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/mf-fraud-card-fraud-*" in statements["EndpointResources"]["Resource"]
     assert statements["PassTheTeamSageMakerRole"]["Resource"] == "arn:aws:iam::111111111111:role/mf-fraud-sagemaker-execution"
+    # target tracking creates its alarms with the deployer's permissions
+    assert statements["TargetTrackingAlarms"]["Resource"] == [
+        "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:TargetTracking-endpoint/mf-fraud-card-fraud-*",
+        "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:TargetTracking-inference-component/mf-fraud-card-fraud-*"]
 
 
 def test_manual_prod_gate_notifies_the_approvers_with_the_evidence(pipelines):
