@@ -14,7 +14,10 @@ from typing import Literal
 from pydantic import ValidationError
 
 from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, check_file_cli, format_validation_error
-from stacks.endpoint_settings import EndpointSettings, ModelPackageArn
+from pydantic import model_validator
+
+from stacks.endpoint_monitoring import MODEL_MONITOR_REGISTRIES, Monitoring
+from stacks.endpoint_settings import EndpointSettings, ModelPackageArn, field_error
 from stacks.naming import endpoint_name, team_stack_name
 
 
@@ -26,6 +29,17 @@ class DeployManifest(_Strict):
     region: Region
     model_package_arn: ModelPackageArn
     endpoint: EndpointSettings = EndpointSettings()
+    monitoring: Monitoring = Monitoring()
+
+    @model_validator(mode="after")
+    def _monitoring_possible(self) -> DeployManifest:
+        if self.monitoring.active and self.endpoint.data_capture_percent == 0:
+            raise field_error("monitoring", "needs captured data: set endpoint.data_capture_percent above 0 or "
+                              "monitoring.enabled: false", "data_capture_percent 0")
+        if self.monitoring.active and self.region not in MODEL_MONITOR_REGISTRIES:
+            raise field_error("monitoring", f"Model Monitor has no image in {self.region}: set monitoring.enabled: "
+                              "false", self.region)
+        return self
 
     @property
     def endpoint_name(self) -> str:

@@ -8,6 +8,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.deploy_manifest import DeployManifest
+from stacks.endpoint_monitoring import EndpointMonitoring
 from stacks.model_endpoint import ModelEndpoint
 from stacks.naming import (
     TAG_MODEL,
@@ -34,17 +35,30 @@ class EndpointStack(cdk.Stack):
         # ties an endpoint to the factory's stacks.
         topic = sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
             service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
+        role_arn = self.format_arn(service="iam", region="", resource="role",
+                                   resource_name=sagemaker_execution_role_name(manifest.team))
+        key_arn = self.format_arn(service="kms", resource=team_key_alias(manifest.team))
         self.endpoint = ModelEndpoint(
             self,
             "Endpoint",
             endpoint_name=manifest.endpoint_name,
             model_package_arn=manifest.model_package_arn,
             settings=manifest.endpoint,
-            execution_role_arn=self.format_arn(service="iam", region="", resource="role",
-                                               resource_name=sagemaker_execution_role_name(manifest.team)),
+            execution_role_arn=role_arn,
             capture_bucket_name=artifact_bucket_name(manifest.team, manifest.account, manifest.region),
-            kms_key_arn=self.format_arn(service="kms", resource=team_key_alias(manifest.team)),
+            kms_key_arn=key_arn,
             alarm_topic=topic,
         )
+        if manifest.monitoring.active:
+            self.monitoring = EndpointMonitoring(
+                self, "Monitoring",
+                endpoint_name=manifest.endpoint_name,
+                settings=manifest.monitoring,
+                role_arn=role_arn,
+                bucket_name=artifact_bucket_name(manifest.team, manifest.account, manifest.region),
+                kms_key_arn=key_arn,
+                alarm_topic=topic,
+            )
+            self.monitoring.node.add_dependency(self.endpoint.endpoint)
         cdk.CfnOutput(self, "EndpointName", value=manifest.endpoint_name)
         cdk.CfnOutput(self, "ModelPackageArn", value=manifest.model_package_arn)

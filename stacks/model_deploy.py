@@ -215,6 +215,14 @@ class ModelDeploy(Construct):
                        arn("sagemaker", "endpoint", f"{prefix}*"), arn("sagemaker", "inference-component", f"{prefix}*")],
         ))
         role.add_to_policy(iam.PolicyStatement(
+            sid="DataQualityMonitoring",
+            actions=["sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
+                     "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
+                     "sagemaker:UpdateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
+                     "sagemaker:DeleteMonitoringSchedule"],
+            resources=[arn("sagemaker", "data-quality-job-definition", "*"),
+                       arn("sagemaker", "monitoring-schedule", f"{prefix}*")]))
+        role.add_to_policy(iam.PolicyStatement(
             sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"],
             resources=[arn("sagemaker", "model-package", f"{group}/*")]))
         role.add_to_policy(iam.PolicyStatement(
@@ -284,6 +292,10 @@ class ModelDeploy(Construct):
                 "CloudFormation generates model names (a new model per package version)."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint-config/*]": (
                 "Endpoint configs are immutable: CloudFormation generates a new name for every change."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:data-quality-job-definition/*]": (
+                "CloudFormation generates job definition names (a new one for every baseline)."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/"
+            f"{prefix}*]": "Only the monitoring schedules named after this model's endpoints.",
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint/{prefix}*]": (
                 "Only this model's staging and prod endpoints."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:inference-component/"

@@ -86,11 +86,12 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         except s3.exceptions.ClientError:
             raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
 
+    monitoring = monitoring_block(s3, package)
     out.mkdir(parents=True, exist_ok=True)
     for stage in ("staging", "prod"):
         manifest = {"team": team, "model": model, "stage": stage, "account": settings["account"],
                     "region": settings["region"], "model_package_arn": package_arn,
-                    "endpoint": settings["endpoint"][stage]}
+                    "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
         (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
 
     challenger = primary_metrics(s3, package)
@@ -103,6 +104,23 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
                  "PACKAGE_VERSION": version}
     (out / "variables.json").write_text(json.dumps(variables, indent=2))
     return variables
+
+
+def monitoring_block(s3, package: dict[str, Any]) -> dict[str, Any]:
+    """The data-quality baseline registered with the package (drift-check baselines) and its features;
+    monitoring stays off for a package registered without one."""
+    quality = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+    statistics = quality.get("Statistics", {}).get("S3Uri")
+    constraints = quality.get("Constraints", {}).get("S3Uri")
+    if not (statistics and constraints):
+        return {"enabled": False}
+    bucket, key = _split_s3(constraints)
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.ClientError:
+        raise DeployError(f"data-quality constraints of the package are missing: {constraints}") from None
+    features = [feature["name"] for feature in document.get("features", []) if "name" in feature]
+    return {"baselines": {"statistics": statistics, "constraints": constraints}, "features": features}
 
 
 def comparison(version: str, challenger: dict[str, float], champion_arn: str | None,

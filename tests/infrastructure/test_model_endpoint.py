@@ -266,3 +266,49 @@ def test_scale_to_zero_wakes_up_on_no_capacity_failures(staging):
         "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
         "AlarmActions": [{"Ref": policy_id}],
     })
+
+
+BASELINE = "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/executions/abc123/data-quality-baseline"
+
+
+def test_data_quality_monitor_compares_captured_traffic_with_the_registered_baseline(prod):
+    prod.has_resource_properties("AWS::SageMaker::DataQualityJobDefinition", {
+        "RoleArn": ROLE,
+        "DataQualityAppSpecification": {
+            "ImageUri": "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer",
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"}},
+        "DataQualityBaselineConfig": {
+            "ConstraintsResource": {"S3Uri": f"{BASELINE}/constraints.json"},
+            "StatisticsResource": {"S3Uri": f"{BASELINE}/statistics.json"}},
+        "DataQualityJobInput": {"EndpointInput": {"EndpointName": "mf-fraud-card-fraud-prod",
+                                                  "LocalPath": "/opt/ml/processing/input/endpoint"}},
+        "DataQualityJobOutputConfig": {"KmsKeyId": KEY_ALIAS, "MonitoringOutputs": [{"S3Output": Match.object_like({
+            "S3Uri": "s3://mf-fraud-111111111111-eu-west-1/monitoring/mf-fraud-card-fraud-prod/data-quality"})}]},
+        "JobResources": {"ClusterConfig": Match.object_like({"VolumeKmsKeyId": KEY_ALIAS})},
+        "NetworkConfig": {"EnableNetworkIsolation": True},
+    })
+    job_id, _ = only(prod, "AWS::SageMaker::DataQualityJobDefinition")
+    prod.has_resource_properties("AWS::SageMaker::MonitoringSchedule", {
+        "MonitoringScheduleName": "mf-fraud-card-fraud-prod-data-quality",
+        "MonitoringScheduleConfig": {
+            "MonitoringType": "DataQuality",
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinitionName": {"Fn::Select": [1, {"Fn::Split": ["/", {"Fn::GetAtt": [job_id, "JobDefinitionArn"]}]}]},
+        },
+    })
+
+
+def test_one_drift_alarm_per_baseline_feature_named_for_the_retrain_rule(prod):
+    for feature in ("amount", "hour", "distance_from_home_km"):
+        _, alarm = only(prod, "AWS::CloudWatch::Alarm", {"AlarmName": f"mf-fraud-card-fraud-prod-drift-{feature}"})
+        props = alarm["Properties"]
+        assert (props["Namespace"], props["MetricName"], props["Statistic"], props["Threshold"]) == (
+            "aws/sagemaker/Endpoints/data-metrics", f"feature_baseline_drift_{feature}", "Maximum", 0.2)
+        assert props["Dimensions"] == [{"Name": "Endpoint", "Value": "mf-fraud-card-fraud-prod"},
+                                       {"Name": "MonitoringSchedule", "Value": "mf-fraud-card-fraud-prod-data-quality"}]
+        assert props["AlarmActions"] == [TOPIC]
+
+
+def test_no_monitor_without_a_registered_baseline(staging):
+    assert not staging.find_resources("AWS::SageMaker::MonitoringSchedule")
+    assert not staging.find_resources("AWS::SageMaker::DataQualityJobDefinition")

@@ -36,15 +36,25 @@ def aws():
         yield {"s3": s3, "sagemaker": sagemaker, "ssm": boto3.client("ssm", region_name=REGION)}
 
 
-def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True) -> str:
+def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, baseline=False) -> str:
     key = f"models/{group}/{auc}/model.tar.gz"
     if artifacts:
         aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"model")
     report = f"reports/{group}/{auc}/evaluation.json"
     aws["s3"].put_object(Bucket=BUCKET, Key=report, Body=json.dumps(
         {"binary_classification_metrics": {"auc": {"value": auc, "standard_deviation": 0.01}}}).encode())
+    extra = {}
+    if baseline:
+        prefix = f"baselines/{group}/{auc}"
+        aws["s3"].put_object(Bucket=BUCKET, Key=f"{prefix}/constraints.json", Body=json.dumps({
+            "version": 0.0, "features": [{"name": "amount", "inferred_type": "Fractional"},
+                                         {"name": "hour", "inferred_type": "Integral"}]}).encode())
+        aws["s3"].put_object(Bucket=BUCKET, Key=f"{prefix}/statistics.json", Body=b"{}")
+        extra["DriftCheckBaselines"] = {"ModelDataQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/statistics.json"},
+            "Constraints": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/constraints.json"}}}
     return aws["sagemaker"].create_model_package(
-        ModelPackageGroupName=group, ModelApprovalStatus=status,
+        ModelPackageGroupName=group, ModelApprovalStatus=status, **extra,
         InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/{key}"}],
                                 "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
         ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
@@ -173,3 +183,18 @@ def test_record_writes_the_serving_parameter(aws):
     name = tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage="prod", package_arn="arn:x")
     assert aws["ssm"].get_parameter(Name=name)["Parameter"]["Value"] == "arn:x"
     assert name == "/model-factory/fraud/card-fraud/prod/model-package-arn"
+
+
+def test_validate_copies_the_registered_baseline_and_its_features_into_the_manifests(aws, tmp_path):
+    from stacks.deploy_manifest import load_manifest
+
+    validate(aws, package(aws, baseline=True), tmp_path)
+    manifest = load_manifest(tmp_path / "manifest-prod.json")
+    assert manifest.monitoring.active
+    assert manifest.monitoring.baselines.constraints.endswith("/constraints.json")
+    assert manifest.monitoring.features == ["amount", "hour"]
+
+
+def test_validate_leaves_monitoring_off_for_a_package_without_baseline(aws, tmp_path):
+    validate(aws, package(aws), tmp_path)
+    assert json.loads((tmp_path / "manifest-prod.json").read_text())["monitoring"] == {"enabled": False}

@@ -167,3 +167,30 @@ def test_gpu_table_agrees_with_the_sagemaker_sdk():
                 assert known["Count"] == count, f"ml.{family}.{size}"
                 compared += 1
     assert compared >= 15
+
+
+def test_monitoring_needs_captured_data():
+    message = error_for(lambda d: d["endpoint"].update(data_capture_percent=0))
+    assert message.startswith("m.json: monitoring: needs captured data")
+
+
+def test_monitoring_off_needs_no_baseline():
+    data = copy.deepcopy(BASE)
+    data["endpoint"]["data_capture_percent"] = 0
+    data["monitoring"] = {"enabled": False}
+    assert not parse_manifest(data, source="m.json").monitoring.active
+
+
+def test_monitoring_baselines_must_be_s3_uris():
+    message = error_for(lambda d: d["monitoring"]["baselines"].update(statistics="/tmp/statistics.json"))
+    assert message.startswith("m.json: monitoring.baselines.statistics: string should match pattern")
+
+
+def test_model_monitor_registries_agree_with_the_sagemaker_sdk():
+    import sagemaker.core
+
+    from stacks.endpoint_monitoring import MODEL_MONITOR_REGISTRIES
+
+    path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "model-monitor.json"
+    sdk = json.loads(path.read_text())["versions"][""]["registries"]
+    assert {region: sdk[region] for region in MODEL_MONITOR_REGISTRIES} == MODEL_MONITOR_REGISTRIES

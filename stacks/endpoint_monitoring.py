@@ -1,0 +1,126 @@
+"""Data-quality monitoring of one endpoint: a Model Monitor job definition and hourly schedule on the
+captured requests, compared with the baseline registered with the model package, publishing per-feature
+drift metrics; an alarm per feature (`<endpoint>-drift-<feature>`) that notifies the approvers and, through
+the team's drift-retrain function, retrains the model."""
+
+from __future__ import annotations
+
+import re
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+from pydantic import BaseModel, ConfigDict, Field
+
+# Model Monitor analyzer image registries by region (sagemaker SDK image_uri_config/model-monitor.json;
+# a test keeps the two in step).
+MODEL_MONITOR_REGISTRIES = {
+    "af-south-1": "875698925577", "ap-east-1": "001633400207", "ap-northeast-1": "574779866223",
+    "ap-northeast-2": "709848358524", "ap-northeast-3": "990339680094", "ap-south-1": "126357580389",
+    "ap-southeast-1": "245545462676", "ap-southeast-2": "563025443158", "ap-southeast-3": "669540362728",
+    "ca-central-1": "536280801234", "cn-north-1": "453000072557", "cn-northwest-1": "453252182341",
+    "eu-central-1": "048819808253", "eu-central-2": "590183933784", "eu-north-1": "895015795356",
+    "eu-south-1": "933208885752", "eu-south-2": "437450045455", "eu-west-1": "468650794304",
+    "eu-west-2": "749857270468", "eu-west-3": "680080141114", "il-central-1": "843974653677",
+    "me-central-1": "588750061953", "me-south-1": "607024016150", "sa-east-1": "539772159869",
+    "us-east-1": "156813124566", "us-east-2": "777275614652", "us-west-1": "890145073186",
+    "us-west-2": "159807026194",
+}
+DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+S3_URI = r"^s3://[a-z0-9.-]{3,63}/.+$"
+
+
+class Baselines(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    statistics: str = Field(pattern=S3_URI)
+    constraints: str = Field(pattern=S3_URI)
+
+
+class Monitoring(BaseModel):
+    """The manifest's `monitoring` block; Validate fills `baselines` and `features` from the package."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    schedule: str = Field(default="cron(0 * ? * * *)", pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+    drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    baselines: Baselines | None = None
+    features: list[str] = []
+    instance_type: str = "ml.m5.xlarge"
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.baselines is not None
+
+
+def metric_safe(feature: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", feature)
+
+
+class EndpointMonitoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, endpoint_name: str, settings: Monitoring,
+                 role_arn: str, bucket_name: str, kms_key_arn: str, alarm_topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        schedule_name = f"{endpoint_name}-data-quality"
+        suffix = "amazonaws.com.cn" if stack.region.startswith("cn-") else "amazonaws.com"
+        image = f"{MODEL_MONITOR_REGISTRIES[stack.region]}.dkr.ecr.{stack.region}.{suffix}/sagemaker-model-monitor-analyzer"
+        self.job_definition = sagemaker.CfnDataQualityJobDefinition(
+            self, "DataQualityJob",
+            role_arn=role_arn,
+            data_quality_app_specification=sagemaker.CfnDataQualityJobDefinition.DataQualityAppSpecificationProperty(
+                image_uri=image, environment={"publish_cloudwatch_metrics": "Enabled"}),
+            data_quality_baseline_config=sagemaker.CfnDataQualityJobDefinition.DataQualityBaselineConfigProperty(
+                constraints_resource=sagemaker.CfnDataQualityJobDefinition.ConstraintsResourceProperty(
+                    s3_uri=settings.baselines.constraints),
+                statistics_resource=sagemaker.CfnDataQualityJobDefinition.StatisticsResourceProperty(
+                    s3_uri=settings.baselines.statistics)),
+            data_quality_job_input=sagemaker.CfnDataQualityJobDefinition.DataQualityJobInputProperty(
+                endpoint_input=sagemaker.CfnDataQualityJobDefinition.EndpointInputProperty(
+                    endpoint_name=endpoint_name, local_path="/opt/ml/processing/input/endpoint")),
+            data_quality_job_output_config=sagemaker.CfnDataQualityJobDefinition.MonitoringOutputConfigProperty(
+                kms_key_id=kms_key_arn,
+                monitoring_outputs=[sagemaker.CfnDataQualityJobDefinition.MonitoringOutputProperty(
+                    s3_output=sagemaker.CfnDataQualityJobDefinition.S3OutputProperty(
+                        local_path="/opt/ml/processing/output",
+                        s3_uri=f"s3://{bucket_name}/monitoring/{endpoint_name}/data-quality",
+                        s3_upload_mode="EndOfJob"))]),
+            job_resources=sagemaker.CfnDataQualityJobDefinition.MonitoringResourcesProperty(
+                cluster_config=sagemaker.CfnDataQualityJobDefinition.ClusterConfigProperty(
+                    instance_count=1, instance_type=settings.instance_type, volume_size_in_gb=20,
+                    volume_kms_key_id=kms_key_arn)),
+            network_config=sagemaker.CfnDataQualityJobDefinition.NetworkConfigProperty(enable_network_isolation=True),
+            stopping_condition=sagemaker.CfnDataQualityJobDefinition.StoppingConditionProperty(
+                max_runtime_in_seconds=3600),
+        )
+        self.schedule = sagemaker.CfnMonitoringSchedule(
+            self, "Schedule",
+            monitoring_schedule_name=schedule_name,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                # CloudFormation names the job definition (a new one per baseline); the ARN ends in that name
+                monitoring_job_definition_name=cdk.Fn.select(
+                    1, cdk.Fn.split("/", self.job_definition.attr_job_definition_arn)),
+                monitoring_type="DataQuality",
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
+                    schedule_expression=settings.schedule)),
+        )
+        action = cw_actions.SnsAction(alarm_topic)
+        self.drift_alarms: list[cloudwatch.Alarm] = []
+        for feature in settings.features:
+            alarm = cloudwatch.Alarm(
+                self, f"Drift-{metric_safe(feature)}",
+                alarm_name=f"{endpoint_name}-drift-{metric_safe(feature)}",
+                alarm_description=f"Live '{feature}' drifts from the training baseline (distance above "
+                                  f"{settings.drift_threshold:g}): the team's drift-retrain function retrains",
+                metric=cloudwatch.Metric(
+                    namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{metric_safe(feature)}",
+                    dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name},
+                    statistic="Maximum", period=cdk.Duration.hours(1)),
+                threshold=settings.drift_threshold, evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+            self.drift_alarms.append(alarm)
