@@ -117,6 +117,14 @@ def _schedule(value: str) -> str:
     return value
 
 
+def _monitor_schedule(value: str) -> str:
+    # Model Monitor runs hourly at most: cron(0 <hour> ? * * *) style expressions
+    if not re.match(r"^cron\(0 \S+ \S+ \S+ \S+ \S+\)$", value):
+        raise PydanticCustomError("schedule", "must be a Model Monitor cron(0 <hour> <day-of-month> <month> "
+                                  "<day-of-week> <year>) expression (hourly at most)")
+    return value
+
+
 def _pattern(pattern: re.Pattern[str], description: str):
     def check(value: str) -> str:
         if not pattern.match(value):
@@ -177,6 +185,14 @@ class QualityGate(_Strict):
     threshold: float
 
 
+class ModelMonitoring(_Strict):
+    """How deployed endpoints of the model are watched (data quality against the registered baseline)."""
+
+    schedule: Annotated[str, AfterValidator(_monitor_schedule)] = "cron(0 * ? * * *)"
+    drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    retrain_cooldown_hours: float = Field(default=24, gt=0, le=24 * 30)
+
+
 class ModelConfig(_Strict):
     name: Slug
     problem_type: ProblemType = "binary_classification"
@@ -187,6 +203,7 @@ class ModelConfig(_Strict):
     retrain_schedule: Annotated[str, AfterValidator(_schedule)] | None = None
     quality_gate: QualityGate | None = None
     endpoint: StageEndpoints = StageEndpoints()
+    monitoring: ModelMonitoring = ModelMonitoring()
 
     @model_validator(mode="after")
     def _check_quality_gate(self) -> ModelConfig:

@@ -25,7 +25,7 @@ DEFAULT_COOLDOWN_HOURS = 24
 
 class DriftRetrain(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str], key: kms.IKey,
-                 topic: sns.ITopic, cooldown_hours: float = DEFAULT_COOLDOWN_HOURS) -> None:
+                 topic: sns.ITopic, cooldown_hours_by_model: dict[str, float] | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         pipeline_by_endpoint = {endpoint_name(team, model, stage): codepipeline_name(team, model, "build")
@@ -45,7 +45,11 @@ class DriftRetrain(Construct):
             environment={
                 "PIPELINE_BY_ENDPOINT": json.dumps(pipeline_by_endpoint, sort_keys=True),
                 "RETRAIN_TABLE_NAME": self.table.table_name,
-                "RETRAIN_COOLDOWN_HOURS": f"{cooldown_hours:g}",
+                "RETRAIN_COOLDOWN_HOURS": f"{DEFAULT_COOLDOWN_HOURS:g}",
+                # per model, from models[].monitoring.retrain_cooldown_hours
+                "RETRAIN_COOLDOWN_HOURS_BY_PIPELINE": json.dumps({
+                    codepipeline_name(team, model, "build"): hours
+                    for model, hours in sorted((cooldown_hours_by_model or {}).items())}),
             },
         )
         self.function, self.dead_letters = retrain.function, retrain.dead_letters

@@ -29,6 +29,7 @@ class FoundationStack(cdk.Stack):
         approvers: Sequence[str],
         monthly_budget_usd: float,
         artifact_bucket_name: str,
+        retrain_cooldown_hours: dict[str, float],
         budget_filters_by_team_tag: bool,
         **kwargs,
     ) -> None:
@@ -55,7 +56,7 @@ class FoundationStack(cdk.Stack):
             self, "ApprovalHook", team=team, key=self.key, topic=self.topic,
             model_package_groups=[model_package_group_name(team, m) for m in models])
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
-                                          topic=self.topic)
+                                          topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
         TeamBudget(
             self,
             "Budget",

@@ -101,6 +101,7 @@ class ModelDeploy(Construct):
             "problem_type": model.problem_type, "label": "is_fraud",
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
+            "monitoring": {"schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.drift_threshold},
         }
         log_group = logs.LogGroup(self, "DeployLogs", log_group_name=f"/model-factory/{team}/{model.name}/deploy",
                                   encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,

@@ -2,7 +2,8 @@
 model's build pipeline, at most once per cool-down.
 
 Environment: PIPELINE_BY_ENDPOINT (JSON: endpoint name -> build pipeline), RETRAIN_TABLE_NAME,
-RETRAIN_COOLDOWN_HOURS (default 24), NOTIFICATION_TOPIC_ARN.
+RETRAIN_COOLDOWN_HOURS (default 24; RETRAIN_COOLDOWN_HOURS_BY_PIPELINE overrides it per build pipeline),
+NOTIFICATION_TOPIC_ARN.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ metrics = Metrics(namespace="ModelFactory", service="drift-retrain")
 
 PIPELINE_BY_ENDPOINT = json.loads(os.environ["PIPELINE_BY_ENDPOINT"])
 COOLDOWN = timedelta(hours=float(os.environ.get("RETRAIN_COOLDOWN_HOURS", "24")))
+COOLDOWN_BY_PIPELINE = {pipeline: timedelta(hours=float(hours)) for pipeline, hours in
+                        json.loads(os.environ.get("RETRAIN_COOLDOWN_HOURS_BY_PIPELINE") or "{}").items()}
 
 
 @cache
 def retrain() -> DriftRetrain:
     return DriftRetrain(pipeline_by_endpoint=PIPELINE_BY_ENDPOINT, cooldown=COOLDOWN,
+                        cooldown_by_pipeline=COOLDOWN_BY_PIPELINE,
                         table_name=os.environ["RETRAIN_TABLE_NAME"], topic_arn=os.environ["NOTIFICATION_TOPIC_ARN"],
                         dynamodb=boto3.client("dynamodb"), codepipeline=boto3.client("codepipeline"),
                         sns=boto3.client("sns"))

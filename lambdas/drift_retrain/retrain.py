@@ -44,8 +44,10 @@ def endpoint_for(alarm_name: str, endpoints: list[str]) -> str | None:
 
 class DriftRetrain:
     def __init__(self, *, pipeline_by_endpoint: dict[str, str], cooldown: timedelta, table_name: str,
-                 topic_arn: str, dynamodb, codepipeline, sns) -> None:
+                 topic_arn: str, dynamodb, codepipeline, sns,
+                 cooldown_by_pipeline: dict[str, timedelta] | None = None) -> None:
         self.pipeline_by_endpoint, self.cooldown = pipeline_by_endpoint, cooldown
+        self.cooldown_by_pipeline = cooldown_by_pipeline or {}
         self.table_name, self.topic_arn = table_name, topic_arn
         self.dynamodb, self.codepipeline, self.sns = dynamodb, codepipeline, sns
 
@@ -56,21 +58,19 @@ class DriftRetrain:
         if endpoint is None:
             return Outcome("ignore", f"alarm {change.alarmName} belongs to no known model endpoint; nothing started")
         pipeline = self.pipeline_by_endpoint[endpoint]
-        if not self._claim(pipeline, at, change.alarmName):
-            return Outcome("cooling-down", f"{pipeline} already retrained less than {self._hours} h before "
+        cooldown = self.cooldown_by_pipeline.get(pipeline, self.cooldown)
+        hours = f"{cooldown.total_seconds() / 3600:g}"
+        if not self._claim(pipeline, at, change.alarmName, cooldown):
+            return Outcome("cooling-down", f"{pipeline} already retrained less than {hours} h before "
                                            f"{at.isoformat()}; {change.alarmName} starts nothing", pipeline)
         execution = self.codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
         outcome = Outcome("retrain", f"drift alarm {change.alarmName} on {endpoint}: retraining with {pipeline} "
-                                     f"(next retrain possible after {self._hours} h)", pipeline, execution)
+                                     f"(next retrain possible after {hours} h)", pipeline, execution)
         self.sns.publish(TopicArn=self.topic_arn, Subject=f"Model Factory: retraining {pipeline}"[:100],
                          Message=f"{outcome.reason} (build execution {execution})")
         return outcome
 
-    @property
-    def _hours(self) -> float:
-        return self.cooldown.total_seconds() / 3600
-
-    def _claim(self, pipeline: str, at: datetime, alarm: str) -> bool:
+    def _claim(self, pipeline: str, at: datetime, alarm: str, cooldown: timedelta) -> bool:
         """One conditional write decides: of concurrent alarms inside the cool-down, exactly one wins."""
         now = int(at.timestamp())
         try:
@@ -78,7 +78,7 @@ class DriftRetrain:
                 TableName=self.table_name,
                 Item={"pipeline": {"S": pipeline}, "last_retrain": {"N": str(now)}, "alarm": {"S": alarm}},
                 ConditionExpression="attribute_not_exists(pipeline) OR last_retrain <= :cutoff",
-                ExpressionAttributeValues={":cutoff": {"N": str(now - int(self.cooldown.total_seconds()))}},
+                ExpressionAttributeValues={":cutoff": {"N": str(now - int(cooldown.total_seconds()))}},
             )
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False

@@ -86,7 +86,7 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         except s3.exceptions.ClientError:
             raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
 
-    monitoring = monitoring_block(s3, package)
+    monitoring = {**settings.get("monitoring", {}), **monitoring_block(s3, package)}
     out.mkdir(parents=True, exist_ok=True)
     for stage in ("staging", "prod"):
         manifest = {"team": team, "model": model, "stage": stage, "account": settings["account"],

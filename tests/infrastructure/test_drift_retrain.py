@@ -38,6 +38,7 @@ def test_function_contract(foundation):
                                                sort_keys=True),
             "RETRAIN_TABLE_NAME": Match.any_value(),
             "RETRAIN_COOLDOWN_HOURS": "24",
+            "RETRAIN_COOLDOWN_HOURS_BY_PIPELINE": json.dumps({"mf-fraud-card-fraud-build": 24}),
             "NOTIFICATION_TOPIC_ARN": Match.any_value(),
         })},
     })

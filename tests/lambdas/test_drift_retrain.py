@@ -47,6 +47,7 @@ def aws(monkeypatch):
         endpoints = {f"mf-fraud-card-fraud-{stage}": PIPELINE for stage in ("staging", "prod")}
         for name, value in {"PIPELINE_BY_ENDPOINT": json.dumps(endpoints), "RETRAIN_TABLE_NAME": TABLE,
                             "RETRAIN_COOLDOWN_HOURS": "24", "NOTIFICATION_TOPIC_ARN": topic,
+                            "RETRAIN_COOLDOWN_HOURS_BY_PIPELINE": json.dumps(getattr(monkeypatch, "cooldowns", {})),
                             "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.syspath_prepend(str(CODE))
@@ -83,6 +84,19 @@ def test_an_alarm_after_the_cooldown_starts_another_retrain(aws):
     assert aws["app"].handler(alarm(at="2026-11-25T07:59:00Z"), Context())["action"] == "cooling-down"
     assert aws["app"].handler(alarm(at="2026-11-25T08:00:00Z"), Context())["action"] == "retrain"
     assert starts(aws) == 2
+
+
+@pytest.fixture
+def short_cooldown(monkeypatch):
+    monkeypatch.cooldowns = {PIPELINE: 2}
+    return monkeypatch
+
+
+def test_a_models_own_cooldown_overrides_the_default(short_cooldown, aws):
+    assert aws["app"].handler(alarm(at="2026-11-24T08:00:00Z"), Context())["action"] == "retrain"
+    assert aws["app"].handler(alarm(at="2026-11-24T09:59:00Z"), Context())["action"] == "cooling-down"
+    result = aws["app"].handler(alarm(at="2026-11-24T10:00:00Z"), Context())
+    assert result["action"] == "retrain" and "after 2 h" in result["reason"]
 
 
 def test_staging_and_prod_drift_share_the_models_cooldown(aws):

@@ -20,6 +20,7 @@ REGION, BUCKET, GROUP = "eu-west-1", "mf-fraud-123456789012-eu-west-1", "mf-frau
 SETTINGS = {
     "team": "fraud", "model": "card-fraud", "model_package_group_name": GROUP, "account": "123456789012",
     "region": REGION, "problem_type": "binary_classification", "label": "is_fraud",
+    "monitoring": {"schedule": "cron(0 */6 ? * * *)", "drift_threshold": 0.25},
     "endpoint": {"staging": EndpointSettings(min_instances=0, initial_instances=1, max_instances=1).model_dump(mode="json"),
                  "prod": EndpointSettings().model_dump(mode="json")},
 }
@@ -193,8 +194,9 @@ def test_validate_copies_the_registered_baseline_and_its_features_into_the_manif
     assert manifest.monitoring.active
     assert manifest.monitoring.baselines.constraints.endswith("/constraints.json")
     assert manifest.monitoring.features == ["amount", "hour"]
+    assert (manifest.monitoring.schedule, manifest.monitoring.drift_threshold) == ("cron(0 */6 ? * * *)", 0.25)
 
 
 def test_validate_leaves_monitoring_off_for_a_package_without_baseline(aws, tmp_path):
     validate(aws, package(aws), tmp_path)
-    assert json.loads((tmp_path / "manifest-prod.json").read_text())["monitoring"] == {"enabled": False}
+    assert json.loads((tmp_path / "manifest-prod.json").read_text())["monitoring"]["enabled"] is False

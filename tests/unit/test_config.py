@@ -255,3 +255,17 @@ def test_training_instance_count_must_be_positive():
     message = error_for(lambda d: d["teams"][0]["models"][0]["training"].update(instance_count=0))
     assert message == ("factory.yaml: teams[0].models[0].training.instance_count: input should be greater than "
                        "or equal to 1 (got 0)")
+
+
+def test_monitoring_defaults_and_errors():
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "churn"}]
+    monitoring = parse_config(data, source="x").teams[0].models[0].monitoring
+    assert (monitoring.schedule, monitoring.drift_threshold, monitoring.retrain_cooldown_hours) == (
+        "cron(0 * ? * * *)", 0.1, 24)
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "rate(1 hour)"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.schedule: must be a Model Monitor cron(")
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"drift_threshold": 2}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.drift_threshold: input should be less")
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"retrain_cooldown_hours": 0}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.retrain_cooldown_hours: input should be")
