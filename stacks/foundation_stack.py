@@ -11,6 +11,7 @@ from stacks.approval_hook import ApprovalHook
 from stacks.approver_topic import ApproverTopic
 from stacks.artifact_storage import ArtifactStorage
 from stacks.drift_retrain import DriftRetrain
+from stacks.factory_dashboard import FactoryDashboard
 from stacks.model_registry import ModelRegistry
 from stacks.naming import model_package_group_name
 from stacks.sagemaker_execution_role import SageMakerExecutionRole
@@ -57,6 +58,7 @@ class FoundationStack(cdk.Stack):
             model_package_groups=[model_package_group_name(team, m) for m in models])
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
+        self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=models).dashboard
         TeamBudget(
             self,
             "Budget",

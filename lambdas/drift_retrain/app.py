@@ -53,6 +53,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"action": "ignore", "reason": "malformed event"}
     outcome = retrain().handle(change, at=envelope.time).as_dict()
+    if outcome["pipeline"]:
+        metrics.add_dimension(name="pipeline", value=outcome["pipeline"])
     logger.info(outcome["reason"], extra=outcome)
     metrics.add_metric(name=f"Action{outcome['action'].title().replace('-', '')}", unit=MetricUnit.Count, value=1)
     return outcome

@@ -60,3 +60,18 @@ def test_cooldown_table_is_encrypted_and_keyed_by_pipeline(foundation):
         "KeySchema": [{"AttributeName": "pipeline", "KeyType": "HASH"}],
         "SSESpecification": Match.object_like({"SSEType": "KMS"}),
     })
+
+
+def test_factory_dashboard_shows_every_model(example_factory):
+    for team, model in (("fraud", "card-fraud"), ("pricing", "demand-forecast")):
+        template = example_factory.template(team)
+        dashboards = template.find_resources("AWS::CloudWatch::Dashboard", {"Properties": {
+            "DashboardName": f"mf-{team}-factory"}})
+        assert len(dashboards) == 1
+        body = json.dumps(next(iter(dashboards.values()))["Properties"]["DashboardBody"])
+        for needle in (f"{model}: build and deploy outcomes", f"mf-{team}-{model}-build", f"mf-{team}-{model}-deploy",
+                       "SucceededBuilds", "FailedBuilds", f"mf-{team}-{model}-prod", f"mf-{team}-{model}-staging",
+                       "Invocation5XXErrors", "ModelLatency", "GPUUtilization", "feature_baseline_drift",
+                       "ActionRetrain"):
+            assert needle in body, needle
+

@@ -131,3 +131,11 @@ def test_endpoint_matching_prefers_the_longest_name():
     assert endpoint_for("mf-a-m-prod2-drift-x", endpoints) == "mf-a-m-prod2"
     assert endpoint_for("mf-a-m-prod-drift-x", endpoints) == "mf-a-m-prod"
     assert endpoint_for("mf-a-m-production", endpoints) is None
+
+
+def test_a_retrain_is_counted_per_build_pipeline_for_the_factory_dashboard(aws, capsys):
+    aws["app"].handler(alarm(), Context())
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf and emf[-1]["ActionRetrain"] == [1.0]
+    assert emf[-1]["pipeline"] == PIPELINE
+    assert sorted(emf[-1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["pipeline", "service"]
