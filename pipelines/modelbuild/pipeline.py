@@ -1,6 +1,6 @@
 """The SageMaker Pipeline of this model (sagemaker SDK v3):
 
-    Preprocess -> Train -> DataQualityBaseline -> Evaluate -> QualityGate
+    Preprocess -> Train -> DataQualityBaseline -> Evaluate -> ModelQualityBaseline -> QualityGate
         -> RegisterModel (PendingManualApproval, metrics, drift baselines)   when the gate passes
         -> FailQualityGate (names the metric and its value)                 when it does not
 
@@ -19,6 +19,7 @@ from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import (
     DriftCheckBaselines,
     DriftCheckModelDataQuality,
+    DriftCheckModelQuality,
     MetricsSource,
     ModelDataQuality,
     ModelMetrics,
@@ -41,7 +42,11 @@ from sagemaker.mlops.workflow.condition_step import ConditionStep
 from sagemaker.mlops.workflow.fail_step import FailStep
 from sagemaker.mlops.workflow.model_step import ModelStep
 from sagemaker.mlops.workflow.pipeline import Pipeline
-from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
+from sagemaker.mlops.workflow.quality_check_step import (
+    DataQualityCheckConfig,
+    ModelQualityCheckConfig,
+    QualityCheckStep,
+)
 from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train.model_trainer import ModelTrainer
@@ -264,8 +269,36 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         ),
         property_files=[evaluation_report],
     )
-    evaluation_uri = Join(on="/", values=[
-        step_evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri, "evaluation.json"])
+    evaluation_prefix = step_evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+    evaluation_uri = Join(on="/", values=[evaluation_prefix, "evaluation.json"])
+
+    # --- model-quality baseline (what Model Monitor compares live quality with) --------------------
+    binary = s.problem_type == "binary_classification"
+    step_model_baseline = QualityCheckStep(
+        name="ModelQualityBaseline",
+        quality_check_config=ModelQualityCheckConfig(
+            baseline_dataset=Join(on="/", values=[evaluation_prefix, "predictions.csv"]),
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=Join(on="/", values=[execution_prefix, "model-quality-baseline"]),
+            problem_type=MONITOR_PROBLEM_TYPES[s.problem_type],
+            inference_attribute="prediction",
+            probability_attribute="probability" if binary else None,
+            ground_truth_attribute="label",
+            probability_threshold_attribute=0.5 if binary else None,
+        ),
+        check_job_config=CheckJobConfig(
+            role=s.role_arn,
+            instance_count=1,
+            instance_type=s.processing_instance_type,
+            volume_kms_key=s.kms_key_arn,
+            output_kms_key=s.kms_key_arn,
+            sagemaker_session=session,
+            base_job_name=f"{s.pipeline_name}-model-baseline",
+        ),
+        skip_check=True,
+        register_new_baseline=True,
+        model_package_group_name=s.model_package_group_name,
+    )
 
     # --- register or fail -------------------------------------------------------------------------
     model_builder = ModelBuilder(
@@ -286,8 +319,10 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             approval_status=approval_status,
             description=f"{s.pipeline_name} trained from {s.code_version}",
             model_metrics=ModelMetrics(
-                model_quality=ModelQuality(statistics=MetricsSource(
-                    content_type="application/json", s3_uri=evaluation_uri)),
+                model_quality=ModelQuality(
+                    statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri),
+                    constraints=MetricsSource(content_type="application/json",
+                                              s3_uri=step_model_baseline.properties.CalculatedBaselineConstraints)),
                 model_data_quality=ModelDataQuality(
                     statistics=MetricsSource(content_type="application/json",
                                              s3_uri=step_baseline.properties.CalculatedBaselineStatistics),
@@ -296,6 +331,12 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
                 ),
             ),
             drift_check_baselines=DriftCheckBaselines(
+                model_quality=DriftCheckModelQuality(
+                    statistics=MetricsSource(content_type="application/json",
+                                             s3_uri=step_model_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                    constraints=MetricsSource(content_type="application/json",
+                                              s3_uri=step_model_baseline.properties.BaselineUsedForDriftCheckConstraints),
+                ),
                 model_data_quality=DriftCheckModelDataQuality(
                     statistics=MetricsSource(content_type="application/json",
                                              s3_uri=step_baseline.properties.BaselineUsedForDriftCheckStatistics),
@@ -330,7 +371,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         name=s.pipeline_name,
         parameters=[input_data, training_instance_type, training_instance_count, processing_instance_type,
                     quality_threshold, approval_status],
-        steps=[step_preprocess, step_train, step_baseline, step_evaluate, step_gate],
+        steps=[step_preprocess, step_train, step_baseline, step_evaluate, step_model_baseline, step_gate],
         sagemaker_session=session,
     )
 

@@ -86,6 +86,7 @@ def test_steps_types_and_order(gpu_spot):
         ("Train", "Training"),
         ("DataQualityBaseline", "QualityCheck"),
         ("Evaluate", "Processing"),
+        ("ModelQualityBaseline", "QualityCheck"),
         ("QualityGate", "Condition"),
     ]
     gate = step(gpu_spot, "QualityGate")["Arguments"]
@@ -186,3 +187,18 @@ def test_pipeline_parameters_for_instances_threshold_and_input(gpu_spot):
 def test_jobs_carry_the_cost_allocation_tags(gpu_spot):
     tags = step(gpu_spot, "Preprocess")["Arguments"]["Tags"]
     assert {"Key": "model-factory:model", "Value": "card-fraud"} in tags
+
+
+def test_model_quality_baseline_from_the_test_predictions_registered_for_drift_checks(gpu_spot):
+    baseline = step(gpu_spot, "ModelQualityBaseline")
+    assert baseline["CheckType"] == "MODEL_QUALITY"
+    environment = baseline["Arguments"]["Environment"]
+    assert environment["problem_type"] == "BinaryClassification"
+    assert (environment["inference_attribute"], environment["probability_attribute"],
+            environment["ground_truth_attribute"]) == ("prediction", "probability", "label")
+    dataset = baseline["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]["Std:Join"]["Values"]
+    assert dataset == [{"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                       "predictions.csv"]
+    register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
+    assert register["DriftCheckBaselines"]["ModelQuality"]["Constraints"]["S3Uri"] == {
+        "Get": "Steps.ModelQualityBaseline.BaselineUsedForDriftCheckConstraints"}

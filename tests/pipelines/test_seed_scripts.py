@@ -144,3 +144,10 @@ def test_regression_metrics_section():
     report = evaluate.evaluate(y, y + 0.5, "regression")
     assert report["regression_metrics"]["rmse"]["value"] == pytest.approx(0.5)
     assert set(report["regression_metrics"]) == {"mse", "rmse", "mae", "r2"}
+
+
+def test_evaluate_writes_the_predictions_the_model_quality_baseline_reads(local_run):
+    predictions = pd.read_csv(local_run / "predictions.csv")
+    assert list(predictions.columns) == ["label", "probability", "prediction"]
+    assert len(predictions) == len(pd.read_csv(local_run / "data" / "test" / "test.csv"))
+    assert set(predictions["prediction"]) <= {0, 1} and predictions["probability"].between(0, 1).all()

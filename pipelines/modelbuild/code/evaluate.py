@@ -93,6 +93,17 @@ def evaluate(y: np.ndarray, scores: np.ndarray, problem_type: str, seed: int = 4
                       for name in point}}
 
 
+def predictions(labels: np.ndarray, scores: np.ndarray, problem_type: str) -> pd.DataFrame:
+    """The test split's ground truth next to the model's output: the model-quality baseline dataset."""
+    if problem_type == "binary_classification":
+        return pd.DataFrame({"label": labels.astype(int), "probability": scores,
+                             "prediction": (scores >= 0.5).astype(int)})
+    if problem_type == "multiclass_classification":
+        return pd.DataFrame({"label": labels.astype(int), "probability": scores.max(axis=1),
+                             "prediction": scores.argmax(axis=1)})
+    return pd.DataFrame({"label": labels, "prediction": scores})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="evaluate the model on the test split")
     parser.add_argument("--model", type=Path, default=Path("/opt/ml/processing/model"))
@@ -111,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     frame = pd.concat([pd.read_csv(f) for f in test_files], ignore_index=True)
     features = xgb.DMatrix(frame.iloc[:, 1:], feature_names=list(frame.columns[1:]))
-    report = evaluate(frame.iloc[:, 0].to_numpy(), booster.predict(features), args.problem_type)
+    labels, scores = frame.iloc[:, 0].to_numpy(), booster.predict(features)
+    report = evaluate(labels, scores, args.problem_type)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    predictions(labels, scores, args.problem_type).to_csv(args.output_dir / "predictions.csv", index=False)
     print(f"evaluate: {json.dumps({k: v['value'] for s in report.values() for k, v in s.items()})}")
     return 0
 
