@@ -186,11 +186,28 @@ class QualityGate(_Strict):
 
 
 class ModelMonitoring(_Strict):
-    """How deployed endpoints of the model are watched (data quality against the registered baseline)."""
+    """How deployed endpoints of the model are watched: data quality against the registered baseline
+    always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`."""
 
     schedule: Annotated[str, AfterValidator(_monitor_schedule)] = "cron(0 * ? * * *)"
     drift_threshold: float = Field(default=0.1, gt=0, le=1)
     retrain_cooldown_hours: float = Field(default=24, gt=0, le=24 * 30)
+    ground_truth_s3_uri: Annotated[str, _pattern(re.compile(r"^s3://[a-z0-9.-]{3,63}(/.*)?$"),
+                                                 "an s3:// URI")] | None = None
+    model_quality: bool | None = None
+
+    @model_validator(mode="after")
+    def _model_quality_needs_ground_truth(self) -> ModelMonitoring:
+        if self.model_quality and not self.ground_truth_s3_uri:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "model_quality", "got": True,
+                 "message": "needs ground_truth_s3_uri: where the labelled outcomes of live requests arrive"})
+        return self
+
+    @property
+    def model_quality_enabled(self) -> bool:
+        return self.model_quality if self.model_quality is not None else self.ground_truth_s3_uri is not None
 
 
 class ModelConfig(_Strict):

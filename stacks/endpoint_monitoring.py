@@ -49,10 +49,27 @@ class Monitoring(BaseModel):
     baselines: Baselines | None = None
     features: list[str] = []
     instance_type: str = "ml.m5.xlarge"
+    # model quality: from models[].monitoring (ground truth) and the package (baseline)
+    ground_truth_s3_uri: str | None = Field(default=None, pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")
+    model_quality_baselines: Baselines | None = None
+    problem_type: str = "binary_classification"
+    quality_metric: str | None = None
+    quality_threshold: float | None = None
+    quality_higher_is_better: bool = True
 
     @property
     def active(self) -> bool:
         return self.enabled and self.baselines is not None
+
+    @property
+    def model_quality_active(self) -> bool:
+        return (self.enabled and self.ground_truth_s3_uri is not None and self.model_quality_baselines is not None
+                and self.quality_metric is not None and self.quality_threshold is not None)
+
+
+MONITOR_PROBLEM_TYPES = {"binary_classification": "BinaryClassification",
+                         "multiclass_classification": "MulticlassClassification", "regression": "Regression"}
+MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 
 
 def metric_safe(feature: str) -> str:
@@ -108,6 +125,8 @@ class EndpointMonitoring(Construct):
         )
         action = cw_actions.SnsAction(alarm_topic)
         self.drift_alarms: list[cloudwatch.Alarm] = []
+        if settings.model_quality_active:
+            self._model_quality(endpoint_name, settings, role_arn, bucket_name, kms_key_arn, image, action)
         for feature in settings.features:
             alarm = cloudwatch.Alarm(
                 self, f"Drift-{metric_safe(feature)}",
@@ -124,3 +143,64 @@ class EndpointMonitoring(Construct):
             )
             alarm.add_alarm_action(action)
             self.drift_alarms.append(alarm)
+
+    def _model_quality(self, endpoint_name: str, settings: Monitoring, role_arn: str, bucket_name: str,
+                       kms_key_arn: str, image: str, action: cw_actions.SnsAction) -> None:
+        """Live quality from captured predictions joined with the labelled outcomes under ground truth."""
+        mq = sagemaker.CfnModelQualityJobDefinition
+        binary = settings.problem_type == "binary_classification"
+        schedule_name = f"{endpoint_name}-model-quality"
+        self.model_quality_job = mq(
+            self, "ModelQualityJob",
+            role_arn=role_arn,
+            model_quality_app_specification=mq.ModelQualityAppSpecificationProperty(
+                image_uri=image, problem_type=MONITOR_PROBLEM_TYPES[settings.problem_type]),
+            model_quality_baseline_config=mq.ModelQualityBaselineConfigProperty(
+                constraints_resource=mq.ConstraintsResourceProperty(s3_uri=settings.model_quality_baselines.constraints)),
+            model_quality_job_input=mq.ModelQualityJobInputProperty(
+                endpoint_input=mq.EndpointInputProperty(
+                    endpoint_name=endpoint_name, local_path="/opt/ml/processing/input/endpoint",
+                    # the XGBoost container answers one score per CSV line: column 0
+                    probability_attribute="0" if binary else None,
+                    probability_threshold_attribute=0.5 if binary else None,
+                    inference_attribute=None if binary else "0"),
+                ground_truth_s3_input=mq.MonitoringGroundTruthS3InputProperty(s3_uri=settings.ground_truth_s3_uri)),
+            model_quality_job_output_config=mq.MonitoringOutputConfigProperty(
+                kms_key_id=kms_key_arn,
+                monitoring_outputs=[mq.MonitoringOutputProperty(s3_output=mq.S3OutputProperty(
+                    local_path="/opt/ml/processing/output",
+                    s3_uri=f"s3://{bucket_name}/monitoring/{endpoint_name}/model-quality",
+                    s3_upload_mode="EndOfJob"))]),
+            job_resources=mq.MonitoringResourcesProperty(cluster_config=mq.ClusterConfigProperty(
+                instance_count=1, instance_type=settings.instance_type, volume_size_in_gb=20,
+                volume_kms_key_id=kms_key_arn)),
+            network_config=mq.NetworkConfigProperty(enable_network_isolation=True),
+            stopping_condition=mq.StoppingConditionProperty(max_runtime_in_seconds=3600),
+        )
+        self.model_quality_schedule = sagemaker.CfnMonitoringSchedule(
+            self, "ModelQualitySchedule",
+            monitoring_schedule_name=schedule_name,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                monitoring_job_definition_name=cdk.Fn.select(
+                    1, cdk.Fn.split("/", self.model_quality_job.attr_job_definition_arn)),
+                monitoring_type="ModelQuality",
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(
+                    schedule_expression=settings.schedule)),
+        )
+        metric = settings.quality_metric
+        below = settings.quality_higher_is_better
+        # named like a drift alarm: a live quality drop retrains the model too
+        self.model_quality_alarm = cloudwatch.Alarm(
+            self, "ModelQualityAlarm",
+            alarm_name=f"{endpoint_name}-drift-model-quality-{metric}",
+            alarm_description=f"Live {metric} {'under' if below else 'over'} the quality gate "
+                              f"{settings.quality_threshold:g}: the team's drift-retrain function retrains",
+            metric=cloudwatch.Metric(namespace=MODEL_METRICS_NAMESPACE, metric_name=metric,
+                                     dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name},
+                                     statistic="Minimum" if below else "Maximum", period=cdk.Duration.hours(1)),
+            threshold=settings.quality_threshold, evaluation_periods=1,
+            comparison_operator=(cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD if below
+                                 else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.model_quality_alarm.add_alarm_action(action)

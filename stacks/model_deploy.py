@@ -101,7 +101,14 @@ class ModelDeploy(Construct):
             "problem_type": model.problem_type, "label": "is_fraud",
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
-            "monitoring": {"schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.drift_threshold},
+            "monitoring": {
+                "schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.drift_threshold,
+                **({"ground_truth_s3_uri": model.monitoring.ground_truth_s3_uri,
+                    "problem_type": model.problem_type, "quality_metric": model.quality_gate.metric,
+                    "quality_threshold": model.quality_gate.threshold,
+                    "quality_higher_is_better": model.quality_higher_is_better}
+                   if model.monitoring.model_quality_enabled else {}),
+            },
         }
         log_group = logs.LogGroup(self, "DeployLogs", log_group_name=f"/model-factory/{team}/{model.name}/deploy",
                                   encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
@@ -218,10 +225,13 @@ class ModelDeploy(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="DataQualityMonitoring",
             actions=["sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
-                     "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateMonitoringSchedule",
+                     "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateModelQualityJobDefinition",
+                     "sagemaker:DescribeModelQualityJobDefinition", "sagemaker:DeleteModelQualityJobDefinition",
+                     "sagemaker:CreateMonitoringSchedule",
                      "sagemaker:UpdateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
                      "sagemaker:DeleteMonitoringSchedule"],
             resources=[arn("sagemaker", "data-quality-job-definition", "*"),
+                       arn("sagemaker", "model-quality-job-definition", "*"),
                        arn("sagemaker", "monitoring-schedule", f"{prefix}*")]))
         role.add_to_policy(iam.PolicyStatement(
             sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"],
@@ -294,6 +304,8 @@ class ModelDeploy(Construct):
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint-config/*]": (
                 "Endpoint configs are immutable: CloudFormation generates a new name for every change."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:data-quality-job-definition/*]": (
+                "CloudFormation generates job definition names (a new one for every baseline)."),
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:model-quality-job-definition/*]": (
                 "CloudFormation generates job definition names (a new one for every baseline)."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/"
             f"{prefix}*]": "Only the monitoring schedules named after this model's endpoints.",

@@ -21,7 +21,7 @@ from stacks.config import FactoryConfig, load_config, parse_config
 from tests.synth import ROOT, SynthesizedFactory, synthesize
 
 EXAMPLE_CONFIG = ROOT / "config" / "factory.yaml"
-MANY_TEAMS = 8
+MANY_TEAMS = 5
 CONNECTION_ARN = "arn:aws:codeconnections:us-west-2:100000000002:connection/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 
 

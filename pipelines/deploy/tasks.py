@@ -109,7 +109,8 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
 def monitoring_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     """The data-quality baseline registered with the package (drift-check baselines) and its features;
     monitoring stays off for a package registered without one."""
-    quality = package.get("DriftCheckBaselines", {}).get("ModelDataQuality", {})
+    drift = package.get("DriftCheckBaselines", {})
+    quality = drift.get("ModelDataQuality", {})
     statistics = quality.get("Statistics", {}).get("S3Uri")
     constraints = quality.get("Constraints", {}).get("S3Uri")
     if not (statistics and constraints):
@@ -120,7 +121,12 @@ def monitoring_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     except s3.exceptions.ClientError:
         raise DeployError(f"data-quality constraints of the package are missing: {constraints}") from None
     features = [feature["name"] for feature in document.get("features", []) if "name" in feature]
-    return {"baselines": {"statistics": statistics, "constraints": constraints}, "features": features}
+    block: dict[str, Any] = {"baselines": {"statistics": statistics, "constraints": constraints}, "features": features}
+    model_quality = drift.get("ModelQuality", {})
+    if model_quality.get("Statistics", {}).get("S3Uri") and model_quality.get("Constraints", {}).get("S3Uri"):
+        block["model_quality_baselines"] = {"statistics": model_quality["Statistics"]["S3Uri"],
+                                            "constraints": model_quality["Constraints"]["S3Uri"]}
+    return block
 
 
 def comparison(version: str, challenger: dict[str, float], champion_arn: str | None,

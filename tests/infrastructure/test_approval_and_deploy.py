@@ -183,7 +183,11 @@ def test_deploy_tasks_receive_the_models_endpoint_settings(pipelines):
     assert settings["model_package_group_name"] == "mf-fraud-card-fraud"
     assert settings["endpoint"]["prod"]["max_instances"] == 12
     assert settings["endpoint"]["staging"]["min_instances"] == 0
-    assert settings["monitoring"] == {"schedule": "cron(0 * ? * * *)", "drift_threshold": 0.1}
+    assert settings["monitoring"] == {
+        "schedule": "cron(0 * ? * * *)", "drift_threshold": 0.1,
+        "ground_truth_s3_uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud",
+        "problem_type": "binary_classification", "quality_metric": "auc", "quality_threshold": 0.8,
+        "quality_higher_is_better": True}
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
     assert spec["env"]["exported-variables"] == ["APPROVAL_SUMMARY", "REVIEW_URL", "PACKAGE_VERSION"]
     assert any("endpoint_app.py" in command for command in spec["phases"]["build"]["commands"])

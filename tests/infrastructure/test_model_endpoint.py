@@ -312,3 +312,29 @@ def test_one_drift_alarm_per_baseline_feature_named_for_the_retrain_rule(prod):
 def test_no_monitor_without_a_registered_baseline(staging):
     assert not staging.find_resources("AWS::SageMaker::MonitoringSchedule")
     assert not staging.find_resources("AWS::SageMaker::DataQualityJobDefinition")
+
+
+def test_model_quality_monitor_joins_captured_predictions_with_ground_truth(prod):
+    prod.has_resource_properties("AWS::SageMaker::ModelQualityJobDefinition", {
+        "ModelQualityAppSpecification": {"ImageUri": Match.string_like_regexp("sagemaker-model-monitor-analyzer$"),
+                                         "ProblemType": "BinaryClassification"},
+        "ModelQualityBaselineConfig": {"ConstraintsResource": {
+            "S3Uri": Match.string_like_regexp("model-quality-baseline/constraints.json$")}},
+        "ModelQualityJobInput": {
+            "EndpointInput": Match.object_like({"EndpointName": "mf-fraud-card-fraud-prod",
+                                                "ProbabilityAttribute": "0", "ProbabilityThresholdAttribute": 0.5}),
+            "GroundTruthS3Input": {"S3Uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud"}},
+        "NetworkConfig": {"EnableNetworkIsolation": True},
+    })
+    prod.has_resource_properties("AWS::SageMaker::MonitoringSchedule", {
+        "MonitoringScheduleName": "mf-fraud-card-fraud-prod-model-quality",
+        "MonitoringScheduleConfig": Match.object_like({"MonitoringType": "ModelQuality"})})
+
+
+def test_live_quality_under_the_gate_alarms_and_retrains(prod):
+    _, alarm = only(prod, "AWS::CloudWatch::Alarm", {"AlarmName": "mf-fraud-card-fraud-prod-drift-model-quality-auc"})
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"], props["Threshold"],
+            props["ComparisonOperator"]) == ("aws/sagemaker/Endpoints/model-metrics", "auc", "Minimum", 0.8,
+                                             "LessThanThreshold")
+    assert props["AlarmActions"] == [TOPIC]

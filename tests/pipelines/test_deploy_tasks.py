@@ -51,7 +51,10 @@ def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, basel
             "version": 0.0, "features": [{"name": "amount", "inferred_type": "Fractional"},
                                          {"name": "hour", "inferred_type": "Integral"}]}).encode())
         aws["s3"].put_object(Bucket=BUCKET, Key=f"{prefix}/statistics.json", Body=b"{}")
-        extra["DriftCheckBaselines"] = {"ModelDataQuality": {
+        extra["DriftCheckBaselines"] = {"ModelQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/mq-statistics.json"},
+            "Constraints": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/mq-constraints.json"}},
+            "ModelDataQuality": {
             "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/statistics.json"},
             "Constraints": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/constraints.json"}}}
     return aws["sagemaker"].create_model_package(
@@ -195,6 +198,7 @@ def test_validate_copies_the_registered_baseline_and_its_features_into_the_manif
     assert manifest.monitoring.baselines.constraints.endswith("/constraints.json")
     assert manifest.monitoring.features == ["amount", "hour"]
     assert (manifest.monitoring.schedule, manifest.monitoring.drift_threshold) == ("cron(0 */6 ? * * *)", 0.25)
+    assert manifest.monitoring.model_quality_baselines.constraints.endswith("/mq-constraints.json")
 
 
 def test_validate_leaves_monitoring_off_for_a_package_without_baseline(aws, tmp_path):

@@ -269,3 +269,14 @@ def test_monitoring_defaults_and_errors():
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.drift_threshold: input should be less")
     message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"retrain_cooldown_hours": 0}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.retrain_cooldown_hours: input should be")
+
+
+def test_model_quality_needs_ground_truth():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"model_quality": True}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.model_quality: needs ground_truth_s3_uri: "
+                       "where the labelled outcomes of live requests arrive (got True)")
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"ground_truth_s3_uri": "/data"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.ground_truth_s3_uri: must be an s3:// URI")
+    config = parse_config(EXAMPLE, source="x")
+    assert config.teams[0].models[0].monitoring.model_quality_enabled  # ground truth given: on by default
+    assert not config.teams[1].models[0].monitoring.model_quality_enabled
