@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -15,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.team_function import TeamFunction
+from stacks.team_function import TeamFunction, team_table
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
@@ -25,16 +24,8 @@ class ApprovalHook(Construct):
                  key: kms.IKey, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.table = dynamodb.TableV2(
-            self, "Idempotency",
-            table_name=f"mf-{team}-approval-idempotency",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute="expiration",
-            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.table = team_table(self, "Idempotency", table_name=f"mf-{team}-approval-idempotency",
+                                partition_key="id", key=key, time_to_live_attribute="expiration")
         hook = TeamFunction(
             self, "Hook", team=team, name="approval-hook", key=key, topic=topic,
             description="Approved -> deploy that package; Rejected while serving -> roll back to the newest approved",

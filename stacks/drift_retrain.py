@@ -8,7 +8,6 @@ import json
 from collections.abc import Sequence
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -17,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.naming import codepipeline_name, endpoint_name
-from stacks.team_function import TeamFunction
+from stacks.team_function import TeamFunction, team_table
 
 STAGES = ("staging", "prod")
 DEFAULT_COOLDOWN_HOURS = 24
@@ -30,15 +29,8 @@ class DriftRetrain(Construct):
         stack = cdk.Stack.of(self)
         pipeline_by_endpoint = {endpoint_name(team, model, stage): codepipeline_name(team, model, "build")
                                 for model in models for stage in STAGES}
-        self.table = dynamodb.TableV2(
-            self, "Cooldown",
-            table_name=f"mf-{team}-retrain-cooldown",
-            partition_key=dynamodb.Attribute(name="pipeline", type=dynamodb.AttributeType.STRING),
-            encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.table = team_table(self, "Cooldown", table_name=f"mf-{team}-retrain-cooldown",
+                                partition_key="pipeline", key=key)
         retrain = TeamFunction(
             self, "Retrain", team=team, name="drift-retrain", key=key, topic=topic,
             description="Drift alarm -> retrain the model with its build pipeline, once per cool-down",

@@ -9,6 +9,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -23,6 +24,21 @@ LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
 # Powertools for AWS Lambda (Python) v3 public layer, pinned (README "Approval, deploy and rollback").
 POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_VERSION = 27
+
+
+def team_table(scope: Construct, construct_id: str, *, table_name: str, partition_key: str, key: kms.IKey,
+               time_to_live_attribute: str | None = None) -> dynamodb.TableV2:
+    """A team function's state table: the team key, point-in-time recovery, retained on delete."""
+    return dynamodb.TableV2(
+        scope, construct_id,
+        table_name=table_name,
+        partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        time_to_live_attribute=time_to_live_attribute,
+        encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True),
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
 
 
 class TeamFunction(Construct):

@@ -143,6 +143,12 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             tags=tags,
         )
 
+    def check_job(base_job_name: str) -> CheckJobConfig:
+        """The Model Monitor baselining jobs: team role, team key on volume and output."""
+        return CheckJobConfig(role=s.role_arn, instance_count=1, instance_type=s.processing_instance_type,
+                              volume_kms_key=s.kms_key_arn, output_kms_key=s.kms_key_arn,
+                              sagemaker_session=session, base_job_name=base_job_name)
+
     def output(name: str) -> ProcessingOutput:
         return ProcessingOutput(
             output_name=name,
@@ -240,15 +246,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             dataset_format=DatasetFormat.csv(header=True),
             output_s3_uri=Join(on="/", values=[execution_prefix, "data-quality-baseline"]),
         ),
-        check_job_config=CheckJobConfig(
-            role=s.role_arn,
-            instance_count=1,
-            instance_type=s.processing_instance_type,
-            volume_kms_key=s.kms_key_arn,
-            output_kms_key=s.kms_key_arn,
-            sagemaker_session=session,
-            base_job_name=f"{s.pipeline_name}-baseline",
-        ),
+        check_job_config=check_job(f"{s.pipeline_name}-baseline"),
         skip_check=True,
         register_new_baseline=True,
         model_package_group_name=s.model_package_group_name,
@@ -286,15 +284,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             ground_truth_attribute="label",
             probability_threshold_attribute=0.5 if binary else None,
         ),
-        check_job_config=CheckJobConfig(
-            role=s.role_arn,
-            instance_count=1,
-            instance_type=s.processing_instance_type,
-            volume_kms_key=s.kms_key_arn,
-            output_kms_key=s.kms_key_arn,
-            sagemaker_session=session,
-            base_job_name=f"{s.pipeline_name}-model-baseline",
-        ),
+        check_job_config=check_job(f"{s.pipeline_name}-model-baseline"),
         skip_check=True,
         register_new_baseline=True,
         model_package_group_name=s.model_package_group_name,
