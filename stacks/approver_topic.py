@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -27,3 +29,14 @@ class ApproverTopic(Construct):
         )
         for email in approvers:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        # CloudWatch alarm actions and EventBridge rules publish to this KMS-encrypted topic; without the
+        # key, their notifications are dropped silently.
+        account = cdk.Stack.of(self).account
+        publishers = [iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("events.amazonaws.com")]
+        from_this_account = {"StringEquals": {"aws:SourceAccount": account}}
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowAlarmsAndRulesToEncryptedTopic", principals=publishers,
+            actions=["kms:GenerateDataKey*", "kms:Decrypt"], resources=["*"], conditions=from_this_account))
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowAlarmsAndRules", principals=publishers, actions=["sns:Publish"],
+            resources=[self.topic.topic_arn], conditions=from_this_account))

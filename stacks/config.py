@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from stacks.clarify_images import CLARIFY_REGISTRIES
 from stacks.endpoint_settings import StageEndpoints
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")
@@ -185,9 +186,21 @@ class QualityGate(_Strict):
     threshold: float
 
 
+# The label column of the seed data (pipelines/modelbuild/data); models[].monitoring.label overrides it.
+DEFAULT_LABEL = "is_fraud"
+
+
+class BiasFacet(_Strict):
+    """The sensitive column Clarify compares groups by, and the values of the group it checks."""
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    values: list[int | float | str] = []
+
+
 class ModelMonitoring(_Strict):
     """How deployed endpoints of the model are watched: data quality against the registered baseline
-    always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`."""
+    always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`; model bias and
+    explainability (SageMaker Clarify) when `bias` / `explainability` are on."""
 
     schedule: Annotated[str, AfterValidator(_monitor_schedule)] = "cron(0 * ? * * *)"
     drift_threshold: float = Field(default=0.1, gt=0, le=1)
@@ -195,6 +208,11 @@ class ModelMonitoring(_Strict):
     ground_truth_s3_uri: Annotated[str, _pattern(re.compile(r"^s3://[a-z0-9.-]{3,63}(/.*)?$"),
                                                  "an s3:// URI")] | None = None
     model_quality: bool | None = None
+    bias: bool = False
+    explainability: bool = False
+    label: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    label_values: list[int | float | str] = [1]
+    facet: BiasFacet | None = None
 
     @model_validator(mode="after")
     def _model_quality_needs_ground_truth(self) -> ModelMonitoring:
@@ -203,6 +221,17 @@ class ModelMonitoring(_Strict):
                 "field_error", "{where}: {message}",
                 {"where": "model_quality", "got": True,
                  "message": "needs ground_truth_s3_uri: where the labelled outcomes of live requests arrive"})
+        if self.bias:
+            for where, missing, why in (
+                ("label", self.label is None, "the label column whose outcomes Clarify compares between groups"),
+                ("facet", self.facet is None, "the sensitive column ({name, values}) Clarify compares groups by"),
+                ("ground_truth_s3_uri", self.ground_truth_s3_uri is None,
+                 "the bias monitor joins live predictions with labelled outcomes"),
+            ):
+                if missing:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": where, "got": None, "message": f"is required when bias is true: {why}"})
         return self
 
     @property
@@ -291,10 +320,36 @@ class FactoryConfig(_Strict):
             for team in self.teams
         ]
         object.__setattr__(self, "teams", resolved)
+        for team_index, team in enumerate(resolved):
+            for model_index, model in enumerate(team.models):
+                where = f"teams[{team_index}].models[{model_index}]"
+                _check_monitor_names(team.name, model, where)
+                clarify = [k for k in ("bias", "explainability") if getattr(model.monitoring, k)]
+                if clarify and team.region not in CLARIFY_REGISTRIES:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": f"{where}.monitoring.{clarify[0]}", "got": True,
+                         "message": f"SageMaker Clarify is not available in {team.region} (the team's region)"})
         return self
 
     def teams_sharing_account(self, team: TeamConfig) -> list[str]:
         return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
+
+
+# SageMaker names (endpoints, monitoring schedules) are at most 63 characters; the longest the factory
+# derives from a team and a model is the staging explainability schedule.
+SAGEMAKER_NAME_MAX = 63
+LONGEST_NAME_SUFFIX = "-staging-model-explainability"
+
+
+def _check_monitor_names(team: str, model: ModelConfig, where: str) -> None:
+    longest = f"mf-{team}-{model.name}{LONGEST_NAME_SUFFIX}"
+    if len(longest) > SAGEMAKER_NAME_MAX:
+        raise PydanticCustomError(
+            "field_error", "{where}: {message}",
+            {"where": f"{where}.name", "got": model.name,
+             "message": f"team and model names together are too long for SageMaker: {longest} has "
+                        f"{len(longest)} characters, at most {SAGEMAKER_NAME_MAX} are allowed"})
 
 
 def _reject_duplicates(names: list[str], collection: str, what: str) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, check_file_cli, format_validation_error
 from pydantic import model_validator
 
+from stacks.clarify_images import CLARIFY_REGISTRIES
 from stacks.endpoint_monitoring import MODEL_MONITOR_REGISTRIES, Monitoring
 from stacks.endpoint_settings import EndpointSettings, ModelPackageArn, field_error
 from stacks.naming import endpoint_name, team_stack_name
@@ -39,6 +40,10 @@ class DeployManifest(_Strict):
         if self.monitoring.active and self.region not in MODEL_MONITOR_REGISTRIES:
             raise field_error("monitoring", f"Model Monitor has no image in {self.region}: set monitoring.enabled: "
                               "false", self.region)
+        for kind in ("bias", "explainability"):
+            if getattr(self.monitoring, f"{kind}_active") and self.region not in CLARIFY_REGISTRIES:
+                raise field_error(f"monitoring.{kind}_baselines", f"SageMaker Clarify has no image in {self.region}",
+                                  self.region)
         return self
 
     @property

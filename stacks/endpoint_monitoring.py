@@ -1,7 +1,14 @@
-"""Data-quality monitoring of one endpoint: a Model Monitor job definition and hourly schedule on the
-captured requests, compared with the baseline registered with the model package, publishing per-feature
-drift metrics; an alarm per feature (`<endpoint>-drift-<feature>`) that notifies the approvers and, through
-the team's drift-retrain function, retrains the model."""
+"""Monitoring of one endpoint, all on the captured requests and against baselines registered with the
+model package:
+
+- data quality: a Model Monitor job definition and schedule publishing per-feature drift metrics, with an
+  alarm per feature (`<endpoint>-drift-<feature>`) that notifies the approvers and, through the team's
+  drift-retrain function, retrains the model;
+- model quality (labelled outcomes under ground truth): job, schedule and an alarm on the gate metric;
+- model bias and explainability (SageMaker Clarify, when the model asks for them): job definitions and
+  schedules with the Clarify analysis config and constraints the build registered.
+
+Failed monitoring executions are caught team-wide (stacks/monitoring_failures.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field
+
+from stacks.clarify_images import clarify_image
 
 # Model Monitor analyzer image registries by region (sagemaker SDK image_uri_config/model-monitor.json;
 # a test keeps the two in step).
@@ -39,6 +48,14 @@ class Baselines(BaseModel):
     constraints: str = Field(pattern=S3_URI)
 
 
+class ClarifyBaselines(BaseModel):
+    """A Clarify monitor's analysis config (monitoring_config.json) and baseline (analysis.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    config: str = Field(pattern=S3_URI)
+    constraints: str = Field(pattern=S3_URI)
+
+
 class Monitoring(BaseModel):
     """The manifest's `monitoring` block; Validate fills `baselines` and `features` from the package."""
 
@@ -56,6 +73,9 @@ class Monitoring(BaseModel):
     quality_metric: str | None = None
     quality_threshold: float | None = None
     quality_higher_is_better: bool = True
+    # Clarify: from the package (DriftCheckBaselines.Bias / .Explainability) when the model asks for them
+    bias_baselines: ClarifyBaselines | None = None
+    explainability_baselines: ClarifyBaselines | None = None
 
     @property
     def active(self) -> bool:
@@ -65,6 +85,15 @@ class Monitoring(BaseModel):
     def model_quality_active(self) -> bool:
         return (self.enabled and self.ground_truth_s3_uri is not None and self.model_quality_baselines is not None
                 and self.quality_metric is not None and self.quality_threshold is not None)
+
+    @property
+    def bias_active(self) -> bool:
+        # the bias monitor joins live predictions with labelled outcomes
+        return self.enabled and self.bias_baselines is not None and self.ground_truth_s3_uri is not None
+
+    @property
+    def explainability_active(self) -> bool:
+        return self.enabled and self.explainability_baselines is not None
 
 
 MONITOR_PROBLEM_TYPES = {"binary_classification": "BinaryClassification",
@@ -127,6 +156,12 @@ class EndpointMonitoring(Construct):
         self.drift_alarms: list[cloudwatch.Alarm] = []
         if settings.model_quality_active:
             self._model_quality(endpoint_name, settings, role_arn, bucket_name, kms_key_arn, image, action)
+        if settings.bias_active:
+            self.bias_job, self.bias_schedule = self._model_bias(
+                endpoint_name, settings, role_arn, bucket_name, kms_key_arn)
+        if settings.explainability_active:
+            self.explainability_job, self.explainability_schedule = self._model_explainability(
+                endpoint_name, settings, role_arn, bucket_name, kms_key_arn)
         for feature in settings.features:
             alarm = cloudwatch.Alarm(
                 self, f"Drift-{metric_safe(feature)}",
@@ -204,3 +239,82 @@ class EndpointMonitoring(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.model_quality_alarm.add_alarm_action(action)
+
+    def _schedule(self, construct_id: str, name: str, monitoring_type: str, job_definition_arn: str,
+                  expression: str) -> sagemaker.CfnMonitoringSchedule:
+        return sagemaker.CfnMonitoringSchedule(
+            self, construct_id,
+            monitoring_schedule_name=name,
+            monitoring_schedule_config=sagemaker.CfnMonitoringSchedule.MonitoringScheduleConfigProperty(
+                monitoring_job_definition_name=cdk.Fn.select(1, cdk.Fn.split("/", job_definition_arn)),
+                monitoring_type=monitoring_type,
+                schedule_config=sagemaker.CfnMonitoringSchedule.ScheduleConfigProperty(schedule_expression=expression)),
+        )
+
+    def _model_bias(self, endpoint_name: str, settings: Monitoring, role_arn: str, bucket_name: str,
+                    kms_key_arn: str) -> tuple[sagemaker.CfnModelBiasJobDefinition, sagemaker.CfnMonitoringSchedule]:
+        """Post-training bias of live predictions (joined with ground truth) against the build's baseline.
+        No network isolation: Clarify calls SageMaker to run its shadow endpoint."""
+        mb = sagemaker.CfnModelBiasJobDefinition
+        binary = settings.problem_type == "binary_classification"
+        job = mb(
+            self, "ModelBiasJob",
+            role_arn=role_arn,
+            model_bias_app_specification=mb.ModelBiasAppSpecificationProperty(
+                image_uri=clarify_image(cdk.Stack.of(self).region), config_uri=settings.bias_baselines.config),
+            model_bias_baseline_config=mb.ModelBiasBaselineConfigProperty(
+                constraints_resource=mb.ConstraintsResourceProperty(s3_uri=settings.bias_baselines.constraints)),
+            model_bias_job_input=mb.ModelBiasJobInputProperty(
+                endpoint_input=mb.EndpointInputProperty(
+                    endpoint_name=endpoint_name, local_path="/opt/ml/processing/input/endpoint",
+                    probability_attribute="0" if binary else None,
+                    probability_threshold_attribute=0.5 if binary else None,
+                    inference_attribute=None if binary else "0"),
+                ground_truth_s3_input=mb.MonitoringGroundTruthS3InputProperty(s3_uri=settings.ground_truth_s3_uri)),
+            model_bias_job_output_config=mb.MonitoringOutputConfigProperty(
+                kms_key_id=kms_key_arn,
+                monitoring_outputs=[mb.MonitoringOutputProperty(s3_output=mb.S3OutputProperty(
+                    local_path="/opt/ml/processing/output",
+                    s3_uri=f"s3://{bucket_name}/monitoring/{endpoint_name}/model-bias", s3_upload_mode="EndOfJob"))]),
+            job_resources=mb.MonitoringResourcesProperty(cluster_config=mb.ClusterConfigProperty(
+                instance_count=1, instance_type=settings.instance_type, volume_size_in_gb=20,
+                volume_kms_key_id=kms_key_arn)),
+            network_config=mb.NetworkConfigProperty(enable_inter_container_traffic_encryption=True),
+            stopping_condition=mb.StoppingConditionProperty(max_runtime_in_seconds=3600),
+        )
+        schedule = self._schedule("ModelBiasSchedule", f"{endpoint_name}-model-bias", "ModelBias",
+                                  job.attr_job_definition_arn, settings.schedule)
+        return job, schedule
+
+    def _model_explainability(self, endpoint_name: str, settings: Monitoring, role_arn: str, bucket_name: str,
+                              kms_key_arn: str) -> tuple[sagemaker.CfnModelExplainabilityJobDefinition,
+                                                         sagemaker.CfnMonitoringSchedule]:
+        """SHAP attributions of live requests against the build's baseline attributions."""
+        me = sagemaker.CfnModelExplainabilityJobDefinition
+        job = me(
+            self, "ModelExplainabilityJob",
+            role_arn=role_arn,
+            model_explainability_app_specification=me.ModelExplainabilityAppSpecificationProperty(
+                image_uri=clarify_image(cdk.Stack.of(self).region),
+                config_uri=settings.explainability_baselines.config),
+            model_explainability_baseline_config=me.ModelExplainabilityBaselineConfigProperty(
+                constraints_resource=me.ConstraintsResourceProperty(
+                    s3_uri=settings.explainability_baselines.constraints)),
+            model_explainability_job_input=me.ModelExplainabilityJobInputProperty(
+                endpoint_input=me.EndpointInputProperty(
+                    endpoint_name=endpoint_name, local_path="/opt/ml/processing/input/endpoint")),
+            model_explainability_job_output_config=me.MonitoringOutputConfigProperty(
+                kms_key_id=kms_key_arn,
+                monitoring_outputs=[me.MonitoringOutputProperty(s3_output=me.S3OutputProperty(
+                    local_path="/opt/ml/processing/output",
+                    s3_uri=f"s3://{bucket_name}/monitoring/{endpoint_name}/model-explainability",
+                    s3_upload_mode="EndOfJob"))]),
+            job_resources=me.MonitoringResourcesProperty(cluster_config=me.ClusterConfigProperty(
+                instance_count=1, instance_type=settings.instance_type, volume_size_in_gb=20,
+                volume_kms_key_id=kms_key_arn)),
+            network_config=me.NetworkConfigProperty(enable_inter_container_traffic_encryption=True),
+            stopping_condition=me.StoppingConditionProperty(max_runtime_in_seconds=3600),
+        )
+        schedule = self._schedule("ModelExplainabilitySchedule", f"{endpoint_name}-model-explainability",
+                                  "ModelExplainability", job.attr_job_definition_arn, settings.schedule)
+        return job, schedule

@@ -13,6 +13,7 @@ from stacks.artifact_storage import ArtifactStorage
 from stacks.drift_retrain import DriftRetrain
 from stacks.factory_dashboard import FactoryDashboard
 from stacks.model_registry import ModelRegistry
+from stacks.monitoring_failures import MonitoringFailures
 from stacks.naming import model_package_group_name
 from stacks.sagemaker_execution_role import SageMakerExecutionRole
 from stacks.team_budget import TeamBudget
@@ -32,6 +33,7 @@ class FoundationStack(cdk.Stack):
         artifact_bucket_name: str,
         retrain_cooldown_hours: dict[str, float],
         budget_filters_by_team_tag: bool,
+        clarify: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -48,6 +50,7 @@ class FoundationStack(cdk.Stack):
             bucket=self.bucket,
             key=self.key,
             model_package_group_names=[model_package_group_name(team, m) for m in models],
+            clarify=clarify,
         )
         self.sagemaker_role = execution.role
         # The role's policy names the groups by ARN; create the groups first so the names exist.
@@ -58,6 +61,7 @@ class FoundationStack(cdk.Stack):
             model_package_groups=[model_package_group_name(team, m) for m in models])
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
+        self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic).rule
         self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=models).dashboard
         TeamBudget(
             self,

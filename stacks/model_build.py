@@ -117,6 +117,15 @@ class ModelBuild(Construct):
             "max_runtime_minutes": model.training.max_runtime_minutes,
             "tags": tags,
         }
+        monitoring = model.monitoring
+        if monitoring.label:
+            settings["label"] = monitoring.label
+        if monitoring.bias:
+            settings.update(bias=True, bias_facet_name=monitoring.facet.name,
+                            bias_facet_values=list(monitoring.facet.values),
+                            bias_label_values=list(monitoring.label_values))
+        if monitoring.explainability:
+            settings["explainability"] = True
         self.project = codebuild.PipelineProject(
             self,
             "Build",

@@ -25,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.config import ModelConfig
+from stacks.config import DEFAULT_LABEL, ModelConfig
 from stacks.naming import codepipeline_name, endpoint_name, model_package_group_name, team_stack_name
 from stacks.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 
@@ -98,7 +98,7 @@ class ModelDeploy(Construct):
             "team": team, "model": model.name, "model_package_group_name": group,
             "account": stack.account, "region": stack.region,
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
-            "problem_type": model.problem_type, "label": "is_fraud",
+            "problem_type": model.problem_type, "label": model.monitoring.label or DEFAULT_LABEL,
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
             "monitoring": {
@@ -108,6 +108,8 @@ class ModelDeploy(Construct):
                     "quality_threshold": model.quality_gate.threshold,
                     "quality_higher_is_better": model.quality_higher_is_better}
                    if model.monitoring.model_quality_enabled else {}),
+                **({"bias": True} if model.monitoring.bias else {}),
+                **({"explainability": True} if model.monitoring.explainability else {}),
             },
         }
         log_group = logs.LogGroup(self, "DeployLogs", log_group_name=f"/model-factory/{team}/{model.name}/deploy",
@@ -227,11 +229,17 @@ class ModelDeploy(Construct):
             actions=["sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
                      "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateModelQualityJobDefinition",
                      "sagemaker:DescribeModelQualityJobDefinition", "sagemaker:DeleteModelQualityJobDefinition",
+                     "sagemaker:CreateModelBiasJobDefinition", "sagemaker:DescribeModelBiasJobDefinition",
+                     "sagemaker:DeleteModelBiasJobDefinition", "sagemaker:CreateModelExplainabilityJobDefinition",
+                     "sagemaker:DescribeModelExplainabilityJobDefinition",
+                     "sagemaker:DeleteModelExplainabilityJobDefinition",
                      "sagemaker:CreateMonitoringSchedule",
                      "sagemaker:UpdateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
                      "sagemaker:DeleteMonitoringSchedule"],
             resources=[arn("sagemaker", "data-quality-job-definition", "*"),
                        arn("sagemaker", "model-quality-job-definition", "*"),
+                       arn("sagemaker", "model-bias-job-definition", "*"),
+                       arn("sagemaker", "model-explainability-job-definition", "*"),
                        arn("sagemaker", "monitoring-schedule", f"{prefix}*")]))
         role.add_to_policy(iam.PolicyStatement(
             sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"],
@@ -305,8 +313,9 @@ class ModelDeploy(Construct):
                 "Endpoint configs are immutable: CloudFormation generates a new name for every change."),
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:data-quality-job-definition/*]": (
                 "CloudFormation generates job definition names (a new one for every baseline)."),
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:model-quality-job-definition/*]": (
-                "CloudFormation generates job definition names (a new one for every baseline)."),
+            **{f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:{kind}-job-definition/*]": (
+                "CloudFormation generates job definition names (a new one for every baseline).")
+               for kind in ("model-quality", "model-bias", "model-explainability")},
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/"
             f"{prefix}*]": "Only the monitoring schedules named after this model's endpoints.",
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint/{prefix}*]": (

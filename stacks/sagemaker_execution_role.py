@@ -11,7 +11,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.nag import acknowledge_each, nag_text
-from stacks.naming import sagemaker_execution_role_name
+from stacks.naming import TAG_TEAM, sagemaker_execution_role_name
+
+# SageMaker Clarify (baselining in the build, bias/explainability monitors) serves the model from a
+# temporary "shadow" endpoint it creates and deletes itself under this name prefix.
+CLARIFY_SHADOW_PREFIX = "sm-clarify-"
 
 
 class SageMakerExecutionRole(Construct):
@@ -24,6 +28,7 @@ class SageMakerExecutionRole(Construct):
         bucket: s3.IBucket,
         key: kms.IKey,
         model_package_group_names: Sequence[str],
+        clarify: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -115,6 +120,51 @@ class SageMakerExecutionRole(Construct):
             )
         self.policy = policy
         self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns, pipeline_jobs)
+        if clarify:
+            self._allow_clarify_shadow_endpoints(team, policy)
+
+    def _allow_clarify_shadow_endpoints(self, team: str, policy: iam.Policy) -> None:
+        """Clarify jobs (build baselines, bias/explainability monitors) run as this role: they read the
+        model behind the monitored endpoint and serve it from a shadow endpoint of their own."""
+        stack = cdk.Stack.of(self)
+
+        def arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        shadow = [arn("endpoint", f"{CLARIFY_SHADOW_PREFIX}*"), arn("endpoint-config", f"{CLARIFY_SHADOW_PREFIX}*")]
+        team_resources = [arn("endpoint", "*"), arn("endpoint-config", "*"), arn("model", "*")]
+        pipeline_models = arn("model", "pipelines-*")
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="ClarifyShadowEndpoints",
+                actions=["sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint",
+                         "sagemaker:DescribeEndpointConfig", "sagemaker:InvokeEndpoint",
+                         "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:AddTags"],
+                resources=shadow,
+            ),
+            iam.PolicyStatement(
+                sid="ClarifyReadsTheTeamsModels",
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+                resources=team_resources,
+                conditions={"StringEquals": {f"aws:ResourceTag/{TAG_TEAM}": team}},
+            ),
+            iam.PolicyStatement(
+                sid="ClarifyBaselineModel",
+                actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:AddTags"],
+                resources=[pipeline_models],
+            ),
+        )
+        reasons = {f"AwsSolutions-IAM5[Resource::{nag_text(stack, a)}]": (
+            "Clarify names its temporary shadow endpoints itself, always with the 'sm-clarify-' prefix, "
+            "and deletes them when the job ends.") for a in shadow}
+        for a in team_resources:
+            reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, a)}]"] = (
+                "Endpoint stacks let CloudFormation name models and endpoint configs; read-only, and only "
+                f"resources tagged {TAG_TEAM}={team} (aws:ResourceTag condition).")
+        reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, pipeline_models)}]"] = (
+            "The build's ClarifyModel step creates a model SageMaker Pipelines names per execution, always "
+            "with the 'pipelines-' prefix.")
+        acknowledge_each(policy.node.default_child, reasons)
 
     def _acknowledge_wildcards(
         self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str],

@@ -47,6 +47,7 @@ class TeamStage(cdk.Stage):
             budget_filters_by_team_tag=account_shared_with_other_teams,
             artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
             retrain_cooldown_hours={m.name: m.monitoring.retrain_cooldown_hours for m in team.models},
+            clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
         )
 
         self.builds: dict[str, ModelPipelinesStack] = {}

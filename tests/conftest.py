@@ -45,5 +45,9 @@ def many_team_factory(tmp_path_factory) -> SynthesizedFactory:
         "repository": "acme/churn-model",
         "branch": "release",
     }
+    data["teams"][3]["models"][0]["monitoring"] = {  # SageMaker Clarify bias and explainability monitors
+        "ground_truth_s3_uri": "s3://team-003-ground-truth/model-00", "bias": True, "label": "is_fraud",
+        "facet": {"name": "foreign", "values": [1]}, "explainability": True,
+    }
     config = parse_config(data, source="generated")
     return synthesize(config, tmp_path_factory.mktemp("many-team-factory"))

@@ -86,7 +86,9 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         except s3.exceptions.ClientError:
             raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
 
-    monitoring = {**settings.get("monitoring", {}), **monitoring_block(s3, package)}
+    requested = dict(settings.get("monitoring", {}))
+    clarify = {kind: requested.pop(kind, False) for kind in ("bias", "explainability")}
+    monitoring = {**requested, **monitoring_block(s3, package, **clarify)}
     out.mkdir(parents=True, exist_ok=True)
     for stage in ("staging", "prod"):
         manifest = {"team": team, "model": model, "stage": stage, "account": settings["account"],
@@ -106,9 +108,11 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
     return variables
 
 
-def monitoring_block(s3, package: dict[str, Any]) -> dict[str, Any]:
+def monitoring_block(s3, package: dict[str, Any], *, bias: bool = False, explainability: bool = False) -> dict[str, Any]:
     """The data-quality baseline registered with the package (drift-check baselines) and its features;
-    monitoring stays off for a package registered without one."""
+    monitoring stays off for a package registered without one. The model-quality baseline, and the
+    Clarify bias / explainability baselines and config files when the model asks for those monitors,
+    come along when the package has them (an older package, rolled back to, may not)."""
     drift = package.get("DriftCheckBaselines", {})
     quality = drift.get("ModelDataQuality", {})
     statistics = quality.get("Statistics", {}).get("S3Uri")
@@ -126,6 +130,13 @@ def monitoring_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     if model_quality.get("Statistics", {}).get("S3Uri") and model_quality.get("Constraints", {}).get("S3Uri"):
         block["model_quality_baselines"] = {"statistics": model_quality["Statistics"]["S3Uri"],
                                             "constraints": model_quality["Constraints"]["S3Uri"]}
+    for kind, wanted, section, constraints_key in (("bias", bias, "Bias", "PostTrainingConstraints"),
+                                                   ("explainability", explainability, "Explainability", "Constraints")):
+        registered = drift.get(section, {})
+        config_uri = registered.get("ConfigFile", {}).get("S3Uri")
+        constraints_uri = registered.get(constraints_key, {}).get("S3Uri")
+        if wanted and config_uri and constraints_uri:
+            block[f"{kind}_baselines"] = {"config": config_uri, "constraints": constraints_uri}
     return block
 
 

@@ -4,6 +4,12 @@
         -> RegisterModel (PendingManualApproval, metrics, drift baselines)   when the gate passes
         -> FailQualityGate (names the metric and its value)                 when it does not
 
+With `bias` or `explainability` on, Train -> ClarifyModel (a SageMaker model of the trained artifacts)
+feeds Evaluate, which writes the Clarify analysis configs, and ClarifyBiasBaseline /
+ClarifyExplainabilityBaseline (Clarify processing jobs on the test split, shadow endpoint of that model)
+register their analysis.json as the bias / explainability baselines next to the config files the
+endpoint's Clarify monitors run with.
+
 `build_pipeline(settings)` only describes the pipeline: every S3 URI is explicit (code is uploaded by
 run_pipeline.py before an upsert, never by the SDK), so `definition()` works offline.
 """
@@ -14,12 +20,18 @@ import json
 from dataclasses import dataclass, field
 
 from sagemaker.core import image_uris
+from sagemaker.core.clarify import BiasConfig, ModelConfig, SHAPConfig
 from sagemaker.core.model_monitor.dataset_format import DatasetFormat
-from sagemaker.core.processing import ScriptProcessor
+from sagemaker.core.processing import Processor, ScriptProcessor
 from sagemaker.core.shapes import (
+    Bias,
     DriftCheckBaselines,
+    DriftCheckBias,
+    DriftCheckExplainability,
     DriftCheckModelDataQuality,
     DriftCheckModelQuality,
+    Explainability,
+    FileSource,
     MetricsSource,
     ModelDataQuality,
     ModelMetrics,
@@ -100,6 +112,39 @@ class PipelineSettings:
     max_runtime_minutes: int = 120
     processing_instance_type: str = "ml.m5.xlarge"
     tags: dict[str, str] = field(default_factory=dict)
+    # Clarify baselines for the endpoint's bias / explainability monitors
+    bias: bool = False
+    bias_facet_name: str | None = None
+    bias_facet_values: list = field(default_factory=list)
+    bias_label_values: list = field(default_factory=lambda: [1])
+    explainability: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bias and not self.bias_facet_name:
+            raise ValueError("bias needs bias_facet_name: the sensitive column to compare groups by")
+
+    @property
+    def clarify(self) -> bool:
+        return self.bias or self.explainability
+
+    def clarify_spec(self) -> dict:
+        """What Evaluate needs to write the Clarify analysis configs (it adds the dataset's headers,
+        the model name and the SHAP baseline), in the SDK's own config formats."""
+        predictor = ModelConfig(model_name="-", instance_type=self.processing_instance_type, instance_count=1,
+                                content_type="text/csv", accept_type="text/csv").get_predictor_config()
+        predictor.pop("model_name")
+        spec: dict = {"label": self.label, "predictor": predictor}
+        if self.problem_type == "binary_classification":
+            spec["probability_threshold"] = 0.5
+        if self.bias:
+            spec["bias"] = BiasConfig(
+                label_values_or_threshold=self.bias_label_values, facet_name=self.bias_facet_name,
+                facet_values_or_threshold=self.bias_facet_values or None).get_config()
+        if self.explainability:
+            # the baseline row is the test split's feature medians, filled in by Evaluate
+            spec["shap"] = SHAPConfig(baseline=[[0]], num_samples=100, agg_method="mean_abs",
+                                      save_local_shap_values=False).get_explainability_config()["shap"]
+        return spec
 
     @property
     def prefix(self) -> str:
@@ -252,6 +297,27 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         model_package_group_name=s.model_package_group_name,
     )
 
+    model_builder = ModelBuilder(
+        image_uri=xgboost_image,
+        s3_model_data_url=model_artifacts,
+        role_arn=s.role_arn,
+        sagemaker_session=session,
+        dependencies=None,
+    )
+
+    # --- the model Clarify's shadow endpoints serve (bias / explainability baselines only) ----------
+    clarify_arguments: list = []
+    step_clarify_model = None
+    if s.clarify:
+        step_clarify_model = ModelStep(
+            name="ClarifyModel",
+            step_args=ModelBuilder(image_uri=xgboost_image, s3_model_data_url=model_artifacts,
+                                   role_arn=s.role_arn, sagemaker_session=session, dependencies=None).build(
+                tags=tags or None),
+        )
+        clarify_arguments = ["--clarify-spec", json.dumps(s.clarify_spec(), sort_keys=True),
+                             "--clarify-model-name", step_clarify_model.properties.ModelName]
+
     # --- evaluate ---------------------------------------------------------------------------------
     evaluation_report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     step_evaluate = ProcessingStep(
@@ -262,12 +328,43 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
                 processing_input("model", model_artifacts, "/opt/ml/processing/model"),
                 processing_input("test", preprocessed["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
             ],
-            outputs=[output("evaluation")],
-            arguments=["--problem-type", s.problem_type],
+            outputs=[output("evaluation")] + ([output("clarify")] if s.clarify else []),
+            arguments=["--problem-type", s.problem_type, *clarify_arguments],
         ),
         property_files=[evaluation_report],
     )
     evaluation_prefix = step_evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri
+
+    # --- Clarify baselines: analysis.json of a Clarify job on the test split ------------------------
+    clarify_steps: dict[str, ProcessingStep] = {}
+    clarify_results: dict[str, Join] = {}
+    clarify_configs: dict[str, Join] = {}
+    if s.clarify:
+        clarify_prefix = step_evaluate.properties.ProcessingOutputConfig.Outputs["clarify"].S3Output.S3Uri
+        clarify = Processor(role=s.role_arn, image_uri=image_uris.retrieve("clarify", s.region), instance_count=1,
+                            instance_type=processing_instance_type, volume_kms_key=s.kms_key_arn,
+                            output_kms_key=s.kms_key_arn, base_job_name=f"{s.pipeline_name}-clarify",
+                            sagemaker_session=session, tags=tags)
+        for kind in [k for k, on in (("bias", s.bias), ("explainability", s.explainability)) if on]:
+            result_uri = Join(on="/", values=[execution_prefix, f"clarify-{kind}"])
+            clarify_steps[kind] = ProcessingStep(
+                name=f"Clarify{kind.capitalize()}Baseline",
+                step_args=clarify.run(
+                    inputs=[
+                        processing_input("analysis_config", Join(on="/", values=[clarify_prefix, kind]),
+                                         "/opt/ml/processing/input/config"),
+                        processing_input("dataset", preprocessed["test"].S3Output.S3Uri,
+                                         "/opt/ml/processing/input/data"),
+                    ],
+                    outputs=[ProcessingOutput(output_name="analysis_result", s3_output=ProcessingS3Output(
+                        s3_uri=result_uri, local_path="/opt/ml/processing/output", s3_upload_mode="EndOfJob"))],
+                ),
+            )
+            # through the step's property, so that registering waits for the Clarify job
+            clarify_results[kind] = Join(on="/", values=[
+                clarify_steps[kind].properties.ProcessingOutputConfig.Outputs["analysis_result"].S3Output.S3Uri,
+                "analysis.json"])
+            clarify_configs[kind] = Join(on="/", values=[clarify_prefix, kind, "monitoring_config.json"])
     evaluation_uri = Join(on="/", values=[evaluation_prefix, "evaluation.json"])
 
     # --- model-quality baseline (what Model Monitor compares live quality with) --------------------
@@ -291,13 +388,20 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
     )
 
     # --- register or fail -------------------------------------------------------------------------
-    model_builder = ModelBuilder(
-        image_uri=xgboost_image,
-        s3_model_data_url=model_artifacts,
-        role_arn=s.role_arn,
-        sagemaker_session=session,
-        dependencies=None,
-    )
+    def json_source(uri) -> MetricsSource:
+        return MetricsSource(content_type="application/json", s3_uri=uri)
+
+    clarify_metrics, clarify_drift = {}, {}
+    if "bias" in clarify_results:
+        clarify_metrics["bias"] = Bias(post_training_report=json_source(clarify_results["bias"]))
+        clarify_drift["bias"] = DriftCheckBias(
+            config_file=FileSource(content_type="application/json", s3_uri=clarify_configs["bias"]),
+            post_training_constraints=json_source(clarify_results["bias"]))
+    if "explainability" in clarify_results:
+        clarify_metrics["explainability"] = Explainability(report=json_source(clarify_results["explainability"]))
+        clarify_drift["explainability"] = DriftCheckExplainability(
+            config_file=FileSource(content_type="application/json", s3_uri=clarify_configs["explainability"]),
+            constraints=json_source(clarify_results["explainability"]))
     step_register = ModelStep(
         name="RegisterModel",
         step_args=model_builder.register(
@@ -319,6 +423,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
                     constraints=MetricsSource(content_type="application/json",
                                               s3_uri=step_baseline.properties.CalculatedBaselineConstraints),
                 ),
+                **clarify_metrics,
             ),
             drift_check_baselines=DriftCheckBaselines(
                 model_quality=DriftCheckModelQuality(
@@ -333,6 +438,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
                     constraints=MetricsSource(content_type="application/json",
                                               s3_uri=step_baseline.properties.BaselineUsedForDriftCheckConstraints),
                 ),
+                **clarify_drift,
             ),
             customer_metadata_properties={"code_version": s.code_version, "problem_type": s.problem_type,
                                           "quality_metric": s.quality_metric},
@@ -361,7 +467,9 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         name=s.pipeline_name,
         parameters=[input_data, training_instance_type, training_instance_count, processing_instance_type,
                     quality_threshold, approval_status],
-        steps=[step_preprocess, step_train, step_baseline, step_evaluate, step_model_baseline, step_gate],
+        steps=[step_preprocess, step_train, step_baseline,
+               *([step_clarify_model] if step_clarify_model else []), step_evaluate, step_model_baseline,
+               *clarify_steps.values(), step_gate],
         sagemaker_session=session,
     )
 

@@ -240,3 +240,51 @@ def test_budget_carries_the_team_tags(fraud):
     fraud.has_resource_properties("AWS::Budgets::Budget", {
         "ResourceTags": Match.array_with([{"Key": TAG_TEAM, "Value": "fraud"}]),
     })
+
+
+def test_alarms_and_rules_may_publish_to_the_encrypted_topic_from_this_account_only(fraud):
+    topic_id, _ = single(fraud, "AWS::SNS::Topic")
+    publishers = {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
+    from_this_account = {"StringEquals": {"aws:SourceAccount": FRAUD_ACCOUNT}}
+    fraud.has_resource_properties("AWS::KMS::Key", {"KeyPolicy": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "AllowAlarmsAndRulesToEncryptedTopic", "Principal": publishers,
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Condition": from_this_account})])}})
+    fraud.has_resource_properties("AWS::SNS::TopicPolicy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "AllowAlarmsAndRules", "Principal": publishers, "Action": "sns:Publish",
+                           "Resource": {"Ref": topic_id}, "Condition": from_this_account})])}})
+
+
+def test_failed_monitoring_executions_of_the_teams_schedules_notify_the_approvers(fraud):
+    topic_id, _ = single(fraud, "AWS::SNS::Topic")
+    _, rule = single(fraud, "AWS::Events::Rule", {"Name": "mf-fraud-monitoring-failures"})
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {"ProcessingJobStatus": ["Failed"], "MonitoringScheduleArn": [
+            {"prefix": f"arn:aws:sagemaker:eu-west-1:{FRAUD_ACCOUNT}:monitoring-schedule/mf-fraud-"}]},
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": topic_id}
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "detail-ProcessingJobName": "$.detail.ProcessingJobName",
+        "detail-MonitoringScheduleArn": "$.detail.MonitoringScheduleArn",
+        "detail-FailureReason": "$.detail.FailureReason"}
+    assert "failed: <detail-FailureReason>" in target["InputTransformer"]["InputTemplate"]
+
+
+def test_clarify_shadow_endpoints_only_for_teams_with_clarify_monitors(fraud, many_team_factory):
+    def statements(template):
+        _, policy = single(template, "AWS::IAM::Policy", {"PolicyName": Match.string_like_regexp("^SageMakerExecution")})
+        return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+    assert "ClarifyShadowEndpoints" not in statements(fraud)
+    with_clarify = statements(many_team_factory.template("team-003"))
+    account, region = "100000000003", "eu-west-1"
+    assert sorted(with_clarify["ClarifyShadowEndpoints"]["Resource"]) == [
+        f"arn:aws:sagemaker:{region}:{account}:endpoint-config/sm-clarify-*",
+        f"arn:aws:sagemaker:{region}:{account}:endpoint/sm-clarify-*"]
+    assert with_clarify["ClarifyReadsTheTeamsModels"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/model-factory:team": "team-003"}}
+    assert sorted(with_clarify["ClarifyReadsTheTeamsModels"]["Action"]) == [
+        "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
+    assert with_clarify["ClarifyBaselineModel"]["Resource"] == f"arn:aws:sagemaker:{region}:{account}:model/pipelines-*"

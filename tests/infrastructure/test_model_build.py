@@ -187,3 +187,20 @@ def test_sagemaker_role_can_run_pipeline_jobs_and_pass_itself_only(example_facto
     ]
     assert statements["PassThisRoleToPipelineJobs"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_clarify_monitors_turn_on_the_builds_clarify_baselines(many_team_factory):
+    template = many_team_factory.build_template("team-003", "model-00")
+    project = next(iter(template.find_resources("AWS::CodeBuild::Project", {"Properties": {
+        "Name": "mf-team-003-model-00-build"}}).values()))
+    settings_var = next(v for v in project["Properties"]["Environment"]["EnvironmentVariables"]
+                        if v["Name"] == "MODEL_FACTORY_SETTINGS")
+    settings = json.loads("".join(p if isinstance(p, str) else "<X>" for p in settings_var["Value"]["Fn::Join"][1]))
+    assert {k: settings[k] for k in ("label", "bias", "bias_facet_name", "bias_facet_values", "bias_label_values",
+                                     "explainability")} == {
+        "label": "is_fraud", "bias": True, "bias_facet_name": "foreign", "bias_facet_values": [1],
+        "bias_label_values": [1], "explainability": True}
+    plain = many_team_factory.build_template("team-003", "model-01")
+    project = next(iter(plain.find_resources("AWS::CodeBuild::Project", {"Properties": {
+        "Name": "mf-team-003-model-01-build"}}).values()))
+    assert "bias" not in json.dumps(project["Properties"]["Environment"]["EnvironmentVariables"])

@@ -338,3 +338,59 @@ def test_live_quality_under_the_gate_alarms_and_retrains(prod):
             props["ComparisonOperator"]) == ("aws/sagemaker/Endpoints/model-metrics", "auc", "Minimum", 0.8,
                                              "LessThanThreshold")
     assert props["AlarmActions"] == [TOPIC]
+
+
+def test_bias_monitor_runs_clarify_with_the_registered_config_and_constraints_on_ground_truth(prod):
+    prod.has_resource_properties("AWS::SageMaker::ModelBiasJobDefinition", {
+        "ModelBiasAppSpecification": {
+            "ImageUri": "131013547314.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-clarify-processing:1.0",
+            "ConfigUri": Match.string_like_regexp("evaluation/clarify/bias/monitoring_config.json$")},
+        "ModelBiasBaselineConfig": {"ConstraintsResource": {
+            "S3Uri": Match.string_like_regexp("clarify-bias/analysis.json$")}},
+        "ModelBiasJobInput": {
+            "EndpointInput": Match.object_like({"EndpointName": "mf-fraud-card-fraud-prod",
+                                                "ProbabilityAttribute": "0", "ProbabilityThresholdAttribute": 0.5}),
+            "GroundTruthS3Input": {"S3Uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud"}},
+        "ModelBiasJobOutputConfig": {"KmsKeyId": Match.any_value(), "MonitoringOutputs": [{"S3Output": Match.object_like({
+            "S3Uri": "s3://mf-fraud-111111111111-eu-west-1/monitoring/mf-fraud-card-fraud-prod/model-bias"})}]},
+        "JobResources": {"ClusterConfig": Match.object_like({"VolumeKmsKeyId": Match.any_value()})},
+        # Clarify calls SageMaker for its shadow endpoint: network isolation is not allowed here
+        "NetworkConfig": {"EnableInterContainerTrafficEncryption": True},
+        "RoleArn": ROLE,
+    })
+    prod.has_resource_properties("AWS::SageMaker::MonitoringSchedule", {
+        "MonitoringScheduleName": "mf-fraud-card-fraud-prod-model-bias",
+        "MonitoringScheduleConfig": Match.object_like({
+            "MonitoringType": "ModelBias", "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"}})})
+
+
+def test_explainability_monitor_runs_clarify_with_the_registered_config_and_constraints(prod):
+    prod.has_resource_properties("AWS::SageMaker::ModelExplainabilityJobDefinition", {
+        "ModelExplainabilityAppSpecification": {
+            "ImageUri": Match.string_like_regexp("sagemaker-clarify-processing:1.0$"),
+            "ConfigUri": Match.string_like_regexp("evaluation/clarify/explainability/monitoring_config.json$")},
+        "ModelExplainabilityBaselineConfig": {"ConstraintsResource": {
+            "S3Uri": Match.string_like_regexp("clarify-explainability/analysis.json$")}},
+        "ModelExplainabilityJobInput": {"EndpointInput": {
+            "EndpointName": "mf-fraud-card-fraud-prod", "LocalPath": "/opt/ml/processing/input/endpoint"}},
+        "NetworkConfig": {"EnableInterContainerTrafficEncryption": True},
+    })
+    prod.has_resource_properties("AWS::SageMaker::MonitoringSchedule", {
+        "MonitoringScheduleName": "mf-fraud-card-fraud-prod-model-explainability",
+        "MonitoringScheduleConfig": Match.object_like({"MonitoringType": "ModelExplainability"})})
+
+
+def test_no_clarify_monitor_without_its_baselines(staging, cpu):
+    for template in (staging, cpu):
+        assert not template.find_resources("AWS::SageMaker::ModelBiasJobDefinition")
+        assert not template.find_resources("AWS::SageMaker::ModelExplainabilityJobDefinition")
+
+
+def test_clarify_registries_agree_with_the_sagemaker_sdk():
+    import sagemaker.core
+
+    from stacks.clarify_images import CLARIFY_REGISTRIES
+
+    path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "clarify.json"
+    sdk = json.loads(path.read_text())["processing"]["versions"]["1.0"]["registries"]
+    assert {region: sdk[region] for region in CLARIFY_REGISTRIES} == CLARIFY_REGISTRIES

@@ -37,7 +37,7 @@ def aws():
         yield {"s3": s3, "sagemaker": sagemaker, "ssm": boto3.client("ssm", region_name=REGION)}
 
 
-def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, baseline=False) -> str:
+def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, baseline=False, clarify=False) -> str:
     key = f"models/{group}/{auc}/model.tar.gz"
     if artifacts:
         aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"model")
@@ -57,6 +57,15 @@ def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, basel
             "ModelDataQuality": {
             "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/statistics.json"},
             "Constraints": {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/constraints.json"}}}
+        if clarify:
+            def source(name):
+                return {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{prefix}/{name}"}
+
+            extra["DriftCheckBaselines"].update(
+                Bias={"ConfigFile": source("bias/monitoring_config.json"),
+                      "PostTrainingConstraints": source("clarify-bias/analysis.json")},
+                Explainability={"ConfigFile": source("explainability/monitoring_config.json"),
+                                "Constraints": source("clarify-explainability/analysis.json")})
     return aws["sagemaker"].create_model_package(
         ModelPackageGroupName=group, ModelApprovalStatus=status, **extra,
         InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/{key}"}],
@@ -204,3 +213,31 @@ def test_validate_copies_the_registered_baseline_and_its_features_into_the_manif
 def test_validate_leaves_monitoring_off_for_a_package_without_baseline(aws, tmp_path):
     validate(aws, package(aws), tmp_path)
     assert json.loads((tmp_path / "manifest-prod.json").read_text())["monitoring"]["enabled"] is False
+
+
+def test_validate_copies_the_clarify_baselines_only_when_the_model_asks_for_the_monitors(aws, tmp_path):
+    from stacks.deploy_manifest import load_manifest
+
+    arn = package(aws, baseline=True, clarify=True)
+    validate(aws, arn, tmp_path / "off")
+    off = load_manifest(tmp_path / "off" / "manifest-prod.json").monitoring
+    assert off.bias_baselines is None and off.explainability_baselines is None
+    settings = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "bias": True, "explainability": True,
+                                           "ground_truth_s3_uri": f"s3://{BUCKET}/ground-truth"}}
+    tasks.validate(package_arn=arn, settings=settings, sagemaker=aws["sagemaker"], s3=aws["s3"], ssm=aws["ssm"],
+                   out=tmp_path / "on")
+    on = load_manifest(tmp_path / "on" / "manifest-prod.json").monitoring
+    assert on.bias_baselines.config.endswith("/bias/monitoring_config.json")
+    assert on.bias_baselines.constraints.endswith("/clarify-bias/analysis.json")
+    assert on.explainability_baselines.constraints.endswith("/clarify-explainability/analysis.json")
+    assert on.bias_active and on.explainability_active
+
+
+def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_monitors_off(aws, tmp_path):
+    from stacks.deploy_manifest import load_manifest
+
+    settings = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "bias": True, "explainability": True}}
+    tasks.validate(package_arn=package(aws, baseline=True), settings=settings, sagemaker=aws["sagemaker"],
+                   s3=aws["s3"], ssm=aws["ssm"], out=tmp_path)
+    monitoring = load_manifest(tmp_path / "manifest-prod.json").monitoring
+    assert monitoring.active and not monitoring.bias_active and not monitoring.explainability_active

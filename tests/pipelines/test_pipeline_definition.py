@@ -202,3 +202,58 @@ def test_model_quality_baseline_from_the_test_predictions_registered_for_drift_c
     register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
     assert register["DriftCheckBaselines"]["ModelQuality"]["Constraints"]["S3Uri"] == {
         "Get": "Steps.ModelQualityBaseline.BaselineUsedForDriftCheckConstraints"}
+
+
+@pytest.fixture(scope="module")
+def with_clarify(tmp_path_factory) -> dict:
+    return render(tmp_path_factory.mktemp("def"), "clarify", bias=True, bias_facet_name="foreign",
+                  bias_facet_values=[1], explainability=True)
+
+
+def test_clarify_steps_run_only_when_bias_or_explainability_is_on(gpu_spot, with_clarify):
+    assert not any(s["Name"].startswith("Clarify") for s in gpu_spot["Steps"])
+    names = [s["Name"] for s in with_clarify["Steps"]]
+    assert names.index("ClarifyModel") < names.index("Evaluate") < names.index("ClarifyBiasBaseline")
+    assert step(with_clarify, "ClarifyModel")["Type"] == "Model"
+    model = step(with_clarify, "ClarifyModel")["Arguments"]["PrimaryContainer"]
+    assert model["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+
+
+def test_evaluate_gets_the_clarify_spec_and_the_shadow_model_name(with_clarify):
+    arguments = step(with_clarify, "Evaluate")["Arguments"]["AppSpecification"]["ContainerArguments"]
+    spec = json.loads(arguments[arguments.index("--clarify-spec") + 1])
+    assert spec["bias"] == {"label_values_or_threshold": [1],
+                            "facet": [{"name_or_index": "foreign", "value_or_threshold": [1]}]}
+    assert spec["label"] == "is_fraud" and spec["probability_threshold"] == 0.5
+    assert spec["shap"]["agg_method"] == "mean_abs" and spec["shap"]["num_samples"] == 100
+    assert arguments[arguments.index("--clarify-model-name") + 1] == {"Get": "Steps.ClarifyModel.ModelName"}
+
+
+@pytest.mark.parametrize("kind", ["bias", "explainability"])
+def test_clarify_baselines_run_the_clarify_image_on_the_test_split_and_are_registered(with_clarify, kind):
+    job = step(with_clarify, f"Clarify{kind.capitalize()}Baseline")["Arguments"]
+    assert "sagemaker-clarify-processing" in job["AppSpecification"]["ImageUri"]
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert inputs["analysis_config"]["LocalPath"] == "/opt/ml/processing/input/config"
+    assert inputs["analysis_config"]["S3Uri"]["Std:Join"]["Values"] == [
+        {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['clarify'].S3Output.S3Uri"}, kind]
+    assert inputs["dataset"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
+    assert job["ProcessingOutputConfig"]["KmsKeyId"] == KEY
+    register = step(with_clarify, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
+    drift = register["DriftCheckBaselines"]["Bias" if kind == "bias" else "Explainability"]
+    constraints = drift["PostTrainingConstraints" if kind == "bias" else "Constraints"]["S3Uri"]["Std:Join"]["Values"]
+    assert constraints == [{"Get": f"Steps.Clarify{kind.capitalize()}Baseline.ProcessingOutputConfig."
+                                   "Outputs['analysis_result'].S3Output.S3Uri"}, "analysis.json"]
+    assert drift["ConfigFile"]["S3Uri"]["Std:Join"]["Values"][1:] == [kind, "monitoring_config.json"]
+    metrics = register["ModelMetrics"]["Bias" if kind == "bias" else "Explainability"]
+    assert list(metrics) == (["PostTrainingReport"] if kind == "bias" else ["Report"])
+
+
+def test_bias_without_a_facet_is_refused(tmp_path):
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({**BASE, "bias": True}))
+    result = subprocess.run([sys.executable, str(SEED / "run_pipeline.py"), "definition", "--out",
+                             str(tmp_path / "d.json"), "--settings", str(settings)],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode != 0
+    assert "bias needs bias_facet_name" in result.stderr

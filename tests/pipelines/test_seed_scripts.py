@@ -151,3 +151,40 @@ def test_evaluate_writes_the_predictions_the_model_quality_baseline_reads(local_
     assert list(predictions.columns) == ["label", "probability", "prediction"]
     assert len(predictions) == len(pd.read_csv(local_run / "data" / "test" / "test.csv"))
     assert set(predictions["prediction"]) <= {0, 1} and predictions["probability"].between(0, 1).all()
+
+
+def test_evaluate_writes_the_clarify_configs_for_baselining_and_for_the_monitors(local_run, tmp_path):
+    spec = {"label": "is_fraud", "probability_threshold": 0.5,
+            "predictor": {"instance_type": "ml.m5.xlarge", "initial_instance_count": 1,
+                          "content_type": "text/csv", "accept_type": "text/csv"},
+            "bias": {"label_values_or_threshold": [1],
+                     "facet": [{"name_or_index": "foreign", "value_or_threshold": [1]}]},
+            "shap": {"baseline": [[0]], "num_samples": 100, "agg_method": "mean_abs", "use_logit": False,
+                     "save_local_shap_values": False}}
+    result = script("evaluate", "--model", str(local_run / "model"), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path / "eval"), "--clarify-dir", str(tmp_path / "clarify"),
+                    "--clarify-spec", json.dumps(spec), "--clarify-model-name", "shadow-model")
+    assert result.returncode == 0, result.stderr
+    test = pd.read_csv(local_run / "data" / "test" / "test.csv")
+    features = list(test.columns[1:])
+
+    def read(kind, name):
+        return json.loads((tmp_path / "clarify" / kind / f"{name}.json").read_text())
+
+    bias = read("bias", "analysis_config")
+    assert bias["predictor"]["model_name"] == "shadow-model" and bias["label"] == "is_fraud"
+    assert bias["methods"]["post_training_bias"] == {"methods": "all"} and bias["facet"] == spec["bias"]["facet"]
+    assert "headers" not in bias  # the test split's header row names the columns
+    assert read("bias", "monitoring_config") == {**spec["bias"], "headers": ["is_fraud", *features], "label": "is_fraud"}
+    explain = read("explainability", "analysis_config")
+    baseline = explain["methods"]["shap"]["baseline"]
+    assert baseline == [[float(v) for v in test[features].median()]]
+    monitor = read("explainability", "monitoring_config")
+    assert monitor["headers"] == features and "model_name" not in monitor["predictor"]
+    assert monitor["methods"]["shap"]["baseline"] == baseline
+
+
+def test_evaluate_refuses_a_clarify_spec_without_a_model_name(local_run, tmp_path):
+    result = script("evaluate", "--model", str(local_run / "model"), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path), "--clarify-spec", "{}")
+    assert result.returncode == 1 and "--clarify-spec needs --clarify-model-name" in result.stderr

@@ -280,3 +280,46 @@ def test_model_quality_needs_ground_truth():
     config = parse_config(EXAMPLE, source="x")
     assert config.teams[0].models[0].monitoring.model_quality_enabled  # ground truth given: on by default
     assert not config.teams[1].models[0].monitoring.model_quality_enabled
+
+
+def test_clarify_monitors_are_off_by_default_and_need_label_facet_and_ground_truth():
+    monitoring = parse_config(EXAMPLE, source="x").teams[0].models[0].monitoring
+    assert (monitoring.bias, monitoring.explainability, monitoring.label, monitoring.facet) == (False, False, None, None)
+
+    def with_monitoring(**keys):
+        return lambda d: d["teams"][0]["models"][0]["monitoring"].update(keys)
+
+    message = error_for(with_monitoring(bias=True, facet={"name": "foreign", "values": [1]}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.label: is required when bias is true: "
+                       "the label column whose outcomes Clarify compares between groups (got None)")
+    message = error_for(with_monitoring(bias=True, label="is_fraud"))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.facet: is required when bias is true")
+    message = error_for(lambda d: d["teams"][1]["models"][0].update(
+        monitoring={"bias": True, "label": "y", "facet": {"name": "store"}}))
+    assert message.startswith("factory.yaml: teams[1].models[0].monitoring.ground_truth_s3_uri: is required when "
+                              "bias is true")
+    message = error_for(with_monitoring(bias=True, label="is_fraud", facet={"values": [1]}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.facet.name: is required")
+    config = parse_config(copy.deepcopy(EXAMPLE) | {"teams": [
+        {**EXAMPLE["teams"][0], "models": [{**EXAMPLE["teams"][0]["models"][0], "monitoring": {
+            **EXAMPLE["teams"][0]["models"][0]["monitoring"], "bias": True, "label": "is_fraud",
+            "facet": {"name": "foreign", "values": [1]}, "explainability": True}}]}]}, source="x")
+    monitoring = config.teams[0].models[0].monitoring
+    assert monitoring.bias and monitoring.explainability and monitoring.facet.values == [1]
+
+
+def test_clarify_monitors_need_a_region_with_clarify():
+    def il_central(d):
+        d["teams"][0]["region"] = "il-central-1"
+        d["teams"][0]["models"][0]["monitoring"].update(explainability=True)
+
+    message = error_for(il_central)
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.explainability: SageMaker Clarify is not "
+                       "available in il-central-1 (the team's region) (got True)")
+
+
+def test_team_and_model_names_must_fit_sagemaker_names():
+    message = error_for(lambda d: d["teams"][0].update(name="fraud-detection-teams"))
+    assert message == ("factory.yaml: teams[0].models[0].name: team and model names together are too long for "
+                       "SageMaker: mf-fraud-detection-teams-card-fraud-staging-model-explainability has 64 "
+                       "characters, at most 63 are allowed (got 'card-fraud')")

@@ -104,13 +104,48 @@ def predictions(labels: np.ndarray, scores: np.ndarray, problem_type: str) -> pd
     return pd.DataFrame({"label": labels, "prediction": scores})
 
 
+def clarify_configs(spec: dict, model_name: str, frame: pd.DataFrame) -> dict[str, dict]:
+    """The Clarify analysis configs, per analysis: `analysis_config.json` for the baselining job on the
+    test split (the CSV's header row names the columns; a shadow endpoint of `model_name` answers) and
+    `monitoring_config.json` for the endpoint's monitor (live requests carry no header: features only).
+    `spec` is the pipeline's `clarify_spec()`: the SDK's own config formats."""
+    label = spec["label"]
+    features = [c for c in frame.columns if c != label]
+    predictor = {**spec["predictor"], "model_name": model_name}
+    report = {"name": "report", "title": "Analysis Report"}
+    common = {"dataset_type": "text/csv", "label": label}
+    if "probability_threshold" in spec:
+        common["probability_threshold"] = spec["probability_threshold"]
+    configs: dict[str, dict] = {}
+    if "bias" in spec:
+        configs["bias"] = {
+            "analysis_config": {**common, **spec["bias"], "predictor": predictor,
+                                "methods": {"post_training_bias": {"methods": "all"}, "report": report}},
+            "monitoring_config": {**spec["bias"], "headers": [label, *features], "label": label},
+        }
+    if "shap" in spec:
+        # one baseline record: the test split's feature medians
+        shap = {**spec["shap"], "baseline": [[float(v) for v in frame[features].median()]]}
+        configs["explainability"] = {
+            "analysis_config": {**common, "predictor": predictor, "methods": {"shap": shap, "report": report}},
+            "monitoring_config": {"methods": {"shap": shap}, "predictor": dict(spec["predictor"]), "headers": features},
+        }
+    return configs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="evaluate the model on the test split")
     parser.add_argument("--model", type=Path, default=Path("/opt/ml/processing/model"))
     parser.add_argument("--test", type=Path, default=Path("/opt/ml/processing/test"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
     parser.add_argument("--problem-type", default="binary_classification", choices=sorted(SECTIONS))
+    parser.add_argument("--clarify-spec", type=json.loads, help="JSON: what the Clarify configs need")
+    parser.add_argument("--clarify-model-name", help="the model Clarify's shadow endpoint serves")
+    parser.add_argument("--clarify-dir", type=Path, default=Path("/opt/ml/processing/clarify"))
     args = parser.parse_args(argv)
+    if args.clarify_spec is not None and not args.clarify_model_name:
+        print("evaluate: --clarify-spec needs --clarify-model-name", file=sys.stderr)
+        return 1
     test_files = sorted(args.test.glob("*.csv")) if args.test.exists() else []
     if not test_files:
         print(f"evaluate: no test CSV found in {args.test}", file=sys.stderr)
@@ -127,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     predictions(labels, scores, args.problem_type).to_csv(args.output_dir / "predictions.csv", index=False)
+    if args.clarify_spec is not None:
+        for kind, files in clarify_configs(args.clarify_spec, args.clarify_model_name, frame).items():
+            (args.clarify_dir / kind).mkdir(parents=True, exist_ok=True)
+            for name, body in files.items():
+                (args.clarify_dir / kind / f"{name}.json").write_text(json.dumps(body, indent=2))
     print(f"evaluate: {json.dumps({k: v['value'] for s in report.values() for k, v in s.items()})}")
     return 0
 
