@@ -283,10 +283,27 @@ class ModelConfig(_Strict):
         return QUALITY_METRICS[self.problem_type][self.quality_gate.metric]
 
 
+class TargetAccounts(_Strict):
+    """Where the team's endpoints run; both default to the team's (factory) account."""
+
+    staging: AccountId | None = None
+    prod: AccountId | None = None
+
+    @model_validator(mode="after")
+    def _prod_needs_staging(self) -> TargetAccounts:
+        if self.prod is not None and self.staging is None:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "staging", "got": None,
+                 "message": "is required when accounts.prod is set: a model reaches prod only through staging"})
+        return self
+
+
 class TeamConfig(_Strict):
     name: Slug
     account: AccountId
     region: Region | None = None
+    accounts: TargetAccounts = TargetAccounts()
     cost_center: TagValue | None = None
     monthly_budget_usd: float = Field(gt=0)
     approvers: list[EmailStr] = Field(min_length=1)
@@ -300,6 +317,14 @@ class TeamConfig(_Strict):
     @property
     def resolved_cost_center(self) -> str:
         return self.cost_center or self.name
+
+    def stage_account(self, stage: str) -> str:
+        return getattr(self.accounts, stage) or self.account
+
+    @property
+    def target_accounts(self) -> list[str]:
+        """The accounts other than the factory account that endpoints of this team run in."""
+        return sorted({self.stage_account(s) for s in ("staging", "prod")} - {self.account})
 
 
 class FactorySettings(_Strict):
@@ -320,7 +345,17 @@ class FactoryConfig(_Strict):
             for team in self.teams
         ]
         object.__setattr__(self, "teams", resolved)
+        factory_accounts = {t.account: t.name for t in resolved}
         for team_index, team in enumerate(resolved):
+            for stage in ("staging", "prod"):
+                target = getattr(team.accounts, stage)
+                owner = factory_accounts.get(target)
+                if owner is not None and owner != team.name and target != team.account:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": f"teams[{team_index}].accounts.{stage}", "got": target,
+                         "message": f"is the factory account of team {owner}: endpoints run in the team's own "
+                                    "factory account or in accounts of their own"})
             for model_index, model in enumerate(team.models):
                 where = f"teams[{team_index}].models[{model_index}]"
                 _check_monitor_names(team.name, model, where)

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from stacks.config import DEFAULT_LABEL, ModelConfig
 from stacks.naming import codepipeline_name, endpoint_name, model_package_group_name, team_stack_name
+from stacks.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,77 +207,13 @@ class ModelDeploy(Construct):
         role = iam.Role(self, "EndpointDeploymentRole",
                         assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
                         description=f"CloudFormation deploys the endpoint stacks of {team}/{model}")
-        prefix = f"mf-{team}-{model}-"
-
-        def arn(service: str, resource: str, name: str, sep=cdk.ArnFormat.SLASH_RESOURCE_NAME, region=None) -> str:
-            return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep,
-                                    **({"region": region} if region is not None else {}))
-
-        role.add_to_policy(iam.PolicyStatement(
-            sid="EndpointResources",
-            actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:DeleteModel",
-                     "sagemaker:CreateEndpointConfig", "sagemaker:DescribeEndpointConfig",
-                     "sagemaker:DeleteEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint",
-                     "sagemaker:DescribeEndpoint", "sagemaker:DeleteEndpoint", "sagemaker:CreateInferenceComponent",
-                     "sagemaker:UpdateInferenceComponent", "sagemaker:DescribeInferenceComponent",
-                     "sagemaker:DeleteInferenceComponent", "sagemaker:AddTags", "sagemaker:DeleteTags",
-                     "sagemaker:ListTags"],
-            resources=[arn("sagemaker", "model", "*"), arn("sagemaker", "endpoint-config", "*"),
-                       arn("sagemaker", "endpoint", f"{prefix}*"), arn("sagemaker", "inference-component", f"{prefix}*")],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="DataQualityMonitoring",
-            actions=["sagemaker:CreateDataQualityJobDefinition", "sagemaker:DescribeDataQualityJobDefinition",
-                     "sagemaker:DeleteDataQualityJobDefinition", "sagemaker:CreateModelQualityJobDefinition",
-                     "sagemaker:DescribeModelQualityJobDefinition", "sagemaker:DeleteModelQualityJobDefinition",
-                     "sagemaker:CreateModelBiasJobDefinition", "sagemaker:DescribeModelBiasJobDefinition",
-                     "sagemaker:DeleteModelBiasJobDefinition", "sagemaker:CreateModelExplainabilityJobDefinition",
-                     "sagemaker:DescribeModelExplainabilityJobDefinition",
-                     "sagemaker:DeleteModelExplainabilityJobDefinition",
-                     "sagemaker:CreateMonitoringSchedule",
-                     "sagemaker:UpdateMonitoringSchedule", "sagemaker:DescribeMonitoringSchedule",
-                     "sagemaker:DeleteMonitoringSchedule"],
-            resources=[arn("sagemaker", "data-quality-job-definition", "*"),
-                       arn("sagemaker", "model-quality-job-definition", "*"),
-                       arn("sagemaker", "model-bias-job-definition", "*"),
-                       arn("sagemaker", "model-explainability-job-definition", "*"),
-                       arn("sagemaker", "monitoring-schedule", f"{prefix}*")]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"],
-            resources=[arn("sagemaker", "model-package", f"{group}/*")]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="PassTheTeamSageMakerRole", actions=["iam:PassRole"], resources=[sagemaker_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="CaptureAndVolumeEncryption", actions=["kms:DescribeKey", "kms:CreateGrant"],
-            resources=[key.key_arn]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="AlarmsAndDashboard",
-            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-                     "cloudwatch:TagResource", "cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards",
-                     "cloudwatch:GetDashboard"],
-            resources=[arn("cloudwatch", "alarm", f"{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME),
-                       arn("cloudwatch", "dashboard", f"{prefix}*", region="")]))
-        # Target-tracking policies create and delete their own alarms with the caller's permissions.
-        role.add_to_policy(iam.PolicyStatement(
-            sid="TargetTrackingAlarms",
-            actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
-            resources=[arn("cloudwatch", "alarm", f"TargetTracking-{kind}/{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME)
-                       for kind in ("endpoint", "inference-component")]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="Autoscaling",
-            actions=["application-autoscaling:RegisterScalableTarget",
-                     "application-autoscaling:DeregisterScalableTarget",
-                     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:PutScalingPolicy",
-                     "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DescribeScalingPolicies",
-                     "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction",
-                     "application-autoscaling:DescribeScheduledActions", "application-autoscaling:TagResource"],
-            resources=["*"]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
-            resources=[arn("iam", "role", "aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint", region="")],
-            conditions={"StringLike": {"iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"}}))
+        for statement in endpoint_deployment_statements(
+                stack, prefix=f"mf-{team}-{model}-", sagemaker_role_arn=sagemaker_role.role_arn,
+                package_arns=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+                key_statement=iam.PolicyStatement(sid="CaptureAndVolumeEncryption",
+                                                  actions=["kms:DescribeKey", "kms:CreateGrant"],
+                                                  resources=[key.key_arn])):
+            role.add_to_policy(statement)
         self.deployment_role = role
         return role
 
@@ -305,32 +242,7 @@ class ModelDeploy(Construct):
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
         })
-        region, account, partition = stack.region, stack.account, stack.partition
-        acknowledge_each(self.deployment_role.node.find_child("DefaultPolicy").node.default_child, {
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:model/*]": (
-                "CloudFormation generates model names (a new model per package version)."),
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint-config/*]": (
-                "Endpoint configs are immutable: CloudFormation generates a new name for every change."),
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:data-quality-job-definition/*]": (
-                "CloudFormation generates job definition names (a new one for every baseline)."),
-            **{f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:{kind}-job-definition/*]": (
-                "CloudFormation generates job definition names (a new one for every baseline).")
-               for kind in ("model-quality", "model-bias", "model-explainability")},
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:monitoring-schedule/"
-            f"{prefix}*]": "Only the monitoring schedules named after this model's endpoints.",
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:endpoint/{prefix}*]": (
-                "Only this model's staging and prod endpoints."),
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:inference-component/"
-            f"{prefix}*]": "Only this model's scale-to-zero inference components.",
-            f"AwsSolutions-IAM5[Resource::{packages}]": "Only versions of this model's own package group.",
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}*]": (
-                "Only the alarms named after this model's endpoints."),
-            f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch::{account}:dashboard/{prefix}*]": (
-                "Only the dashboards named after this model's endpoints."),
-            **{f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:TargetTracking-"
-               f"{kind}/{prefix}*]": "The alarms Application Auto Scaling names after this model's endpoints."
-               for kind in ("endpoint", "inference-component")},
-            "AwsSolutions-IAM5[Resource::*]": (
-                "Application Auto Scaling supports no resource-level permissions for scalable targets, policies "
-                "and scheduled actions; CloudFormation needs them to manage the endpoint's scaling."),
-        })
+        acknowledge_endpoint_deployment(
+            self.deployment_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,
+            whose="this model's", package_arns=[stack.format_arn(service="sagemaker", resource="model-package",
+                                                                 resource_name=f"{group}/*")])

@@ -323,3 +323,28 @@ def test_team_and_model_names_must_fit_sagemaker_names():
     assert message == ("factory.yaml: teams[0].models[0].name: team and model names together are too long for "
                        "SageMaker: mf-fraud-detection-teams-card-fraud-staging-model-explainability has 64 "
                        "characters, at most 63 are allowed (got 'card-fraud')")
+
+
+def test_target_accounts_default_to_the_team_account():
+    team = parse_config(EXAMPLE, source="x").teams[0]
+    assert (team.stage_account("staging"), team.stage_account("prod"), team.target_accounts) == (
+        "111111111111", "111111111111", [])
+    data = copy.deepcopy(EXAMPLE)
+    data["teams"][0]["accounts"] = {"staging": "333333333333", "prod": "444444444444"}
+    team = parse_config(data, source="x").teams[0]
+    assert team.target_accounts == ["333333333333", "444444444444"]
+    data["teams"][0]["accounts"] = {"staging": "333333333333"}
+    team = parse_config(data, source="x").teams[0]
+    assert (team.stage_account("prod"), team.target_accounts) == ("111111111111", ["333333333333"])
+
+
+def test_target_account_errors_name_the_field():
+    message = error_for(lambda d: d["teams"][0].update(accounts={"prod": "444444444444"}))
+    assert message == ("factory.yaml: teams[0].accounts.staging: is required when accounts.prod is set: a model "
+                       "reaches prod only through staging (got None)")
+    message = error_for(lambda d: d["teams"][0].update(accounts={"staging": "333333333333", "prod": "222222222222"}))
+    assert message == ("factory.yaml: teams[0].accounts.prod: is the factory account of team pricing: endpoints run "
+                       "in the team's own factory account or in accounts of their own (got '222222222222')")
+    message = error_for(lambda d: d["teams"][0].update(accounts={"staging": "33333333333"}))
+    assert message == ("factory.yaml: teams[0].accounts.staging: must be an AWS account id of exactly 12 digits "
+                       "(got '33333333333')")
