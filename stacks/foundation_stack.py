@@ -17,6 +17,7 @@ from stacks.monitoring_failures import MonitoringFailures
 from stacks.naming import model_package_group_name
 from stacks.sagemaker_execution_role import SageMakerExecutionRole
 from stacks.team_budget import TeamBudget
+from stacks.target_account_access import TargetAccountAccess
 from stacks.team_key import TeamKey
 
 
@@ -34,6 +35,7 @@ class FoundationStack(cdk.Stack):
         retrain_cooldown_hours: dict[str, float],
         budget_filters_by_team_tag: bool,
         clarify: bool = False,
+        target_accounts: Sequence[str] = (),
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -42,6 +44,9 @@ class FoundationStack(cdk.Stack):
         self.bucket = storage.bucket
         self.access_log_bucket = storage.access_log_bucket
         self.registry = ModelRegistry(self, "Registry", team=team, models=models)
+        if target_accounts:
+            TargetAccountAccess(self, "TargetAccounts", target_accounts=target_accounts, key=self.key,
+                                bucket=self.bucket, groups=list(self.registry.groups.values()))
         self.topic = ApproverTopic(self, "Approvers", team=team, key=self.key, approvers=approvers).topic
         execution = SageMakerExecutionRole(
             self,

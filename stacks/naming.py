@@ -53,3 +53,13 @@ def approver_topic_name(team: str) -> str:
 
 def team_parameter(team: str, name: str) -> str:
     return f"{PARAMETER_ROOT}/{team}/{name}"
+
+
+def deploy_action_role_name(team: str) -> str:
+    """In a separate staging/prod account: the role the team's deploy pipeline assumes there."""
+    return f"mf-{team}-deploy-action"
+
+
+def cfn_execution_role_name(team: str) -> str:
+    """In a separate staging/prod account: the role CloudFormation deploys the endpoint stacks with."""
+    return f"mf-{team}-cfn-execution"

@@ -8,6 +8,7 @@ from constructs import Construct
 from stacks.config import FactorySettings, TeamConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.model_pipelines_stack import ModelPipelinesStack
+from stacks.target_stack import TargetStack
 from stacks.naming import (
     TAG_COST_CENTER,
     TAG_FACTORY,
@@ -48,7 +49,19 @@ class TeamStage(cdk.Stage):
             artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
             retrain_cooldown_hours={m.name: m.monitoring.retrain_cooldown_hours for m in team.models},
             clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
+            target_accounts=team.target_accounts,
         )
+        # one stack per separate staging/prod account (same region), deployed with credentials for it
+        self.targets = {
+            account: TargetStack(
+                self, f"Target-{account}",
+                stack_name=team_stack_name(team.name, f"target-{account}"),
+                description=f"Model Factory {factory.name}: {team.name} deploys endpoints into this account",
+                env=cdk.Environment(account=account, region=team.region),
+                team=team.name, models=[m.name for m in team.models], factory_account=team.account,
+                artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region))
+            for account in team.target_accounts
+        }
 
         self.builds: dict[str, ModelPipelinesStack] = {}
         for model in team.models:

@@ -1,0 +1,94 @@
+"""Separate staging/prod accounts: the target stacks' roles trust exactly the team's factory account (or
+the one service), and the factory's key, bucket and package groups grant exactly the target accounts."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+FACTORY = "100000000004"
+TARGETS = ["300000000004", "400000000004"]
+REGION = "us-east-1"  # team-004's region in the generated config
+BUCKET = f"mf-team-004-{FACTORY}-{REGION}"
+
+
+@pytest.fixture(scope="module")
+def targets(many_team_factory) -> dict[str, Template]:
+    stage = many_team_factory.stages["team-004"]
+    assert sorted(stage.targets) == TARGETS
+    return {account: Template.from_stack(stack) for account, stack in stage.targets.items()}
+
+
+@pytest.fixture(scope="module")
+def foundation(many_team_factory) -> Template:
+    return many_team_factory.template("team-004")
+
+
+def role(template: Template, name: str) -> dict:
+    found = template.find_resources("AWS::IAM::Role", {"Properties": {"RoleName": name}})
+    assert len(found) == 1, name
+    return next(iter(found.values()))["Properties"]
+
+
+def test_one_target_stack_per_separate_account_named_and_placed_there(many_team_factory):
+    stage = many_team_factory.stages["team-004"]
+    assert {s.stack_name: (s.account, s.region) for s in stage.targets.values()} == {
+        f"mf-team-004-target-{a}": (a, REGION) for a in TARGETS}
+    assert not many_team_factory.stages["team-000"].targets  # default: everything in the factory account
+
+
+def test_deploy_action_role_trusts_exactly_the_factory_account(targets):
+    for template in targets.values():
+        trust = role(template, "mf-team-004-deploy-action")["AssumeRolePolicyDocument"]["Statement"]
+        assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FACTORY}:root"}}]
+
+
+def test_execution_roles_trust_only_their_service_in_the_target_account(targets):
+    for account, template in targets.items():
+        cfn = role(template, "mf-team-004-cfn-execution")["AssumeRolePolicyDocument"]["Statement"]
+        assert cfn == [{"Action": "sts:AssumeRole", "Effect": "Allow",
+                        "Principal": {"Service": "cloudformation.amazonaws.com"}}]
+        sagemaker = role(template, "mf-team-004-sagemaker-execution")["AssumeRolePolicyDocument"]["Statement"]
+        assert sagemaker == [{"Action": "sts:AssumeRole", "Effect": "Allow",
+                              "Principal": {"Service": "sagemaker.amazonaws.com"},
+                              "Condition": {"StringEquals": {"aws:SourceAccount": account}}}]
+
+
+def test_target_roles_reach_the_factory_key_only_by_its_alias(targets):
+    template = targets[TARGETS[1]]
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "FactoryKey", "Resource": f"arn:aws:kms:{REGION}:{FACTORY}:key/*",
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/mf-team-004"}}})])}})
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "EndpointStacks", "Resource": f"arn:aws:cloudformation:{REGION}:{TARGETS[1]}:stack/mf-team-004-*"}),
+        Match.object_like({"Sid": "PassTheExecutionRole",
+                           "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}}),
+    ])}})
+
+
+def test_factory_key_and_bucket_grant_exactly_the_target_accounts(foundation):
+    principals = {"AWS": [f"arn:aws:iam::{a}:root" for a in TARGETS]}
+    foundation.has_resource_properties("AWS::KMS::Key", {"KeyPolicy": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "TargetAccountsUseTheTeamKey", "Principal": principals,
+                           "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]}),
+        Match.object_like({"Sid": "TargetAccountsGrantTheKeyToSageMaker", "Principal": principals,
+                           "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}),
+    ])}})
+    foundation.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "TargetAccountsReadArtifactsWriteCaptures", "Principal": principals,
+                           "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]}),
+    ])}})
+
+
+def test_package_groups_let_exactly_the_target_accounts_read_their_packages(foundation, many_team_factory):
+    groups = foundation.find_resources("AWS::SageMaker::ModelPackageGroup")
+    assert len(groups) == 2
+    for group in groups.values():
+        name = group["Properties"]["ModelPackageGroupName"]
+        (statement,) = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{a}:root" for a in TARGETS]}
+        assert statement["Action"] == ["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage",
+                                       "sagemaker:ListModelPackages"]
+        assert statement["Resource"][1] == f"arn:aws:sagemaker:{REGION}:{FACTORY}:model-package/{name}/*"
+    plain = many_team_factory.template("team-000").find_resources("AWS::SageMaker::ModelPackageGroup")
+    assert all("ModelPackageGroupPolicy" not in g["Properties"] for g in plain.values())
