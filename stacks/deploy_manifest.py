@@ -28,6 +28,8 @@ class DeployManifest(_Strict):
     stage: Literal["staging", "prod"]
     account: AccountId
     region: Region
+    # the team's factory account (bucket, key, model registry) when the endpoint runs in another account
+    factory_account: AccountId | None = None
     model_package_arn: ModelPackageArn
     endpoint: EndpointSettings = EndpointSettings()
     monitoring: Monitoring = Monitoring()
@@ -45,6 +47,10 @@ class DeployManifest(_Strict):
                 raise field_error(f"monitoring.{kind}_baselines", f"SageMaker Clarify has no image in {self.region}",
                                   self.region)
         return self
+
+    @property
+    def home_account(self) -> str:
+        return self.factory_account or self.account
 
     @property
     def endpoint_name(self) -> str:

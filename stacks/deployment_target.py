@@ -86,6 +86,12 @@ class DeploymentTarget(Construct):
             sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
             resources=[f"{bucket_arn}/*"]))
         self.deploy_action_role.add_to_policy(factory_key)
+        # the deploy pipeline's TestStaging smoke test runs through this role
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="SmokeTestStagingEndpoints", actions=["sagemaker:InvokeEndpoint"],
+            resources=[stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
+                       stack.format_arn(service="sagemaker", resource="inference-component",
+                                        resource_name=f"{prefix}*-staging-ic")]))
 
         self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
 
@@ -107,6 +113,9 @@ class DeploymentTarget(Construct):
             **key_reason, **objects,
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='cloudformation', resource='stack', resource_name=f'{prefix}*'))}]": (
                 "Only the team's stacks (named mf-<team>-...); stack ARNs end in ids CloudFormation generates."),
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
+                "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
+               for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
         })
         acknowledge_endpoint_deployment(
             self.cfn_execution_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,

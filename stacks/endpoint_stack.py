@@ -37,7 +37,9 @@ class EndpointStack(cdk.Stack):
             service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
         role_arn = self.format_arn(service="iam", region="", resource="role",
                                    resource_name=sagemaker_execution_role_name(manifest.team))
-        key_arn = self.format_arn(service="kms", resource=team_key_alias(manifest.team))
+        # bucket and key live in the team's factory account (the same account unless staging/prod are separate)
+        key_arn = self.format_arn(service="kms", account=manifest.home_account, resource=team_key_alias(manifest.team))
+        bucket_name = artifact_bucket_name(manifest.team, manifest.home_account, manifest.region)
         self.endpoint = ModelEndpoint(
             self,
             "Endpoint",
@@ -45,7 +47,7 @@ class EndpointStack(cdk.Stack):
             model_package_arn=manifest.model_package_arn,
             settings=manifest.endpoint,
             execution_role_arn=role_arn,
-            capture_bucket_name=artifact_bucket_name(manifest.team, manifest.account, manifest.region),
+            capture_bucket_name=bucket_name,
             kms_key_arn=key_arn,
             alarm_topic=topic,
         )
@@ -55,7 +57,7 @@ class EndpointStack(cdk.Stack):
                 endpoint_name=manifest.endpoint_name,
                 settings=manifest.monitoring,
                 role_arn=role_arn,
-                bucket_name=artifact_bucket_name(manifest.team, manifest.account, manifest.region),
+                bucket_name=bucket_name,
                 kms_key_arn=key_arn,
                 alarm_topic=topic,
             )

@@ -26,7 +26,15 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.config import DEFAULT_LABEL, ModelConfig
-from stacks.naming import codepipeline_name, endpoint_name, model_package_group_name, team_stack_name
+from stacks.naming import (
+    cfn_execution_role_name,
+    codepipeline_name,
+    deploy_action_role_name,
+    endpoint_name,
+    model_package_group_name,
+    target_role_arn,
+    team_stack_name,
+)
 from stacks.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 
@@ -81,9 +89,13 @@ class ModelDeploy(Construct):
         key: kms.IKey,
         sagemaker_role: iam.IRole,
         topic: sns.ITopic,
+        stage_accounts: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        # stage -> the account its endpoint runs in; a separate account is deployed through its target roles
+        accounts = {stage: (stage_accounts or {}).get(stage, stack.account) for stage in STAGES}
+        separate = {stage: account for stage, account in accounts.items() if account != stack.account}
         group = model_package_group_name(team, model.name)
         self.serving_parameters = {
             stage: ssm.StringParameter(
@@ -97,7 +109,7 @@ class ModelDeploy(Construct):
         bundle = s3_assets.Asset(self, "EndpointApp", path=str(ROOT), exclude=BUNDLE_EXCLUDES)
         settings = {
             "team": team, "model": model.name, "model_package_group_name": group,
-            "account": stack.account, "region": stack.region,
+            "account": stack.account, "region": stack.region, "stage_accounts": accounts,
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
             "problem_type": model.problem_type, "label": model.monitoring.label or DEFAULT_LABEL,
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
@@ -130,6 +142,11 @@ class ModelDeploy(Construct):
             build_spec=deploy_spec(),
         )
         self._grant_tasks(stack, group, team, model.name, bucket)
+        if "staging" in separate:
+            # the smoke test invokes a staging endpoint in another account through the team's role there
+            self.project.add_to_role_policy(iam.PolicyStatement(
+                sid="SmokeTestInTheStagingAccount", actions=["sts:AssumeRole"],
+                resources=[target_role_arn(stack.partition, separate["staging"], deploy_action_role_name(team))]))
 
         variable = codepipeline.Variable(variable_name=PIPELINE_VARIABLE, default_value="none",
                                          description="ARN of the approved model package to deploy")
@@ -147,12 +164,23 @@ class ModelDeploy(Construct):
         validate = task("Validate", "validate", [source], outputs=[templates], variables_namespace="Validate")
 
         def deploy(stage: str) -> actions.CloudFormationCreateUpdateStackAction:
+            cross_account = {}
+            if stage in separate:
+                # the target account's roles (stacks/deployment_target.py), found by their names
+                cross_account = {
+                    "role": iam.Role.from_role_arn(self, f"{stage.capitalize()}ActionRole", target_role_arn(
+                        stack.partition, separate[stage], deploy_action_role_name(team)), mutable=False),
+                    "deployment_role": iam.Role.from_role_arn(self, f"{stage.capitalize()}CfnExecutionRole",
+                                                              target_role_arn(stack.partition, separate[stage],
+                                                                              cfn_execution_role_name(team)),
+                                                              mutable=False),
+                }
             return actions.CloudFormationCreateUpdateStackAction(
                 action_name=f"Deploy{stage.capitalize()}",
                 stack_name=team_stack_name(team, f"{model.name}-{stage}-endpoint"),
                 template_path=templates.at_path(f"{stage}/Endpoint.template.json"),
                 admin_permissions=False,
-                deployment_role=deployment_role,
+                **({"deployment_role": deployment_role} | cross_account),
             )
 
         self.pipeline = codepipeline.Pipeline(

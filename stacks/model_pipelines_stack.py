@@ -29,6 +29,7 @@ class ModelPipelinesStack(cdk.Stack):
         sagemaker_role_name: str,
         approver_topic_name: str,
         job_tags: dict[str, str],
+        stage_accounts: dict[str, str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -38,7 +39,7 @@ class ModelPipelinesStack(cdk.Stack):
         self.build = ModelBuild(self, "ModelBuild", team=team, model=model, bucket=bucket, key=key,
                                 sagemaker_role=role, tags={**job_tags, TAG_MODEL: model.name})
         self.deploy = ModelDeploy(self, "ModelDeploy", team=team, model=model, bucket=bucket, key=key,
-                                  sagemaker_role=role,
+                                  sagemaker_role=role, stage_accounts=stage_accounts or {},
                                   topic=sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
                                       service="sns", resource=approver_topic_name,
                                       arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)))

@@ -63,3 +63,7 @@ def deploy_action_role_name(team: str) -> str:
 def cfn_execution_role_name(team: str) -> str:
     """In a separate staging/prod account: the role CloudFormation deploys the endpoint stacks with."""
     return f"mf-{team}-cfn-execution"
+
+
+def target_role_arn(partition: str, account: str, role_name: str) -> str:
+    return f"arn:{partition}:iam::{account}:role/{role_name}"

@@ -78,6 +78,7 @@ class TeamStage(cdk.Stage):
                 approver_topic_name=approver_topic_name(team.name),
                 # SageMaker jobs started by the pipeline carry the same cost-allocation tags
                 job_tags=tags,
+                stage_accounts={stage: team.stage_account(stage) for stage in ("staging", "prod")},
             )
             # names, not tokens, cross the stack boundary; the key ARN is the one reference
             self.builds[model.name] = build

@@ -91,7 +91,9 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
     monitoring = {**requested, **monitoring_block(s3, package, **clarify)}
     out.mkdir(parents=True, exist_ok=True)
     for stage in ("staging", "prod"):
-        manifest = {"team": team, "model": model, "stage": stage, "account": settings["account"],
+        stage_account = settings.get("stage_accounts", {}).get(stage, settings["account"])
+        manifest = {"team": team, "model": model, "stage": stage, "account": stage_account,
+                    "factory_account": settings["account"],
                     "region": settings["region"], "model_package_arn": package_arn,
                     "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
         (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
@@ -206,6 +208,19 @@ def smoke_test(*, runtime, manifest: dict[str, Any], payload: str, records: int,
     return {"p95_ms": p95, "requests": attempts}
 
 
+def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any]):
+    """The SageMaker runtime of the account the staging endpoint runs in: in a separate staging account,
+    through the team's deploy-action role there (which may invoke the team's staging endpoints)."""
+    if manifest["account"] == settings["account"]:
+        return boto3.client("sagemaker-runtime")
+    partition = manifest["model_package_arn"].split(":")[1]
+    role_arn = f"arn:{partition}:iam::{manifest['account']}:role/mf-{settings['team']}-deploy-action"
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="smoke-test")["Credentials"]
+    return boto3.client("sagemaker-runtime", aws_access_key_id=credentials["AccessKeyId"],
+                        aws_secret_access_key=credentials["SecretAccessKey"],
+                        aws_session_token=credentials["SessionToken"])
+
+
 def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str) -> str:
     name = serving_parameter(settings["team"], settings["model"], stage)
     ssm.put_parameter(Name=name, Value=package_arn, Type="String", Overwrite=True)
@@ -229,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args[:1] == ["smoke-test"]:
             manifest = json.loads((out / "manifest-staging.json").read_text())
             payload, records = sample_payload(Path(settings["sample_data"]), settings["label"])
-            result = smoke_test(runtime=boto3.client("sagemaker-runtime"), manifest=manifest, payload=payload,
+            result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest, payload=payload,
                                 records=records, problem_type=settings["problem_type"],
                                 max_p95_ms=settings["smoke_test_max_p95_ms"])
             record(ssm=boto3.client("ssm"), settings=settings, stage="staging",

@@ -92,3 +92,28 @@ def test_package_groups_let_exactly_the_target_accounts_read_their_packages(foun
         assert statement["Resource"][1] == f"arn:aws:sagemaker:{REGION}:{FACTORY}:model-package/{name}/*"
     plain = many_team_factory.template("team-000").find_resources("AWS::SageMaker::ModelPackageGroup")
     assert all("ModelPackageGroupPolicy" not in g["Properties"] for g in plain.values())
+
+
+def test_deploy_pipeline_deploys_each_stage_through_the_target_accounts_roles(many_team_factory):
+    template = many_team_factory.build_template("team-004", "model-00")
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {
+        "Name": "mf-team-004-model-00-deploy"}}).values()
+    actions = {a["Name"]: a for stage in pipeline["Properties"]["Stages"] for a in stage["Actions"]}
+    for name, account in (("DeployStaging", TARGETS[0]), ("DeployProd", TARGETS[1])):
+        assert actions[name]["RoleArn"] == f"arn:aws:iam::{account}:role/mf-team-004-deploy-action"
+        assert actions[name]["Configuration"]["RoleArn"] == f"arn:aws:iam::{account}:role/mf-team-004-cfn-execution"
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Action": "sts:AssumeRole", "Resource": [
+            f"arn:aws:iam::{a}:role/mf-team-004-deploy-action" for a in TARGETS]})])}})
+    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "SmokeTestInTheStagingAccount", "Action": "sts:AssumeRole",
+                           "Resource": f"arn:aws:iam::{TARGETS[0]}:role/mf-team-004-deploy-action"})])}})
+
+
+def test_same_account_stages_keep_the_local_deployment_role(many_team_factory):
+    template = many_team_factory.build_template("team-000", "model-00")
+    (pipeline,) = template.find_resources("AWS::CodePipeline::Pipeline", {"Properties": {
+        "Name": "mf-team-000-model-00-deploy"}}).values()
+    deploys = [a for s in pipeline["Properties"]["Stages"] for a in s["Actions"] if a["Name"].startswith("Deploy")]
+    assert deploys and all("RoleArn" not in a for a in deploys)
+    assert all("Fn::GetAtt" in a["Configuration"]["RoleArn"] for a in deploys)

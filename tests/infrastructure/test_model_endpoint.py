@@ -37,6 +37,8 @@ def endpoints(tmp_path_factory) -> dict:
         "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
         "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
         "cpu": parse_manifest(CPU_MANIFEST, source="cpu"),
+        "separate": parse_manifest({**CPU_MANIFEST, "account": "444444444444", "factory_account": "222222222222"},
+                                   source="separate"),
     }
     stacks = {name: EndpointStack(app, f"Endpoint-{name}", manifest=m) for name, m in manifests.items()}
     findings = synth_and_report(app)
@@ -73,7 +75,7 @@ def test_stack_names_follow_the_convention(endpoints):
 def test_cdk_nag_and_cfn_lint_are_clean(endpoints):
     assert endpoints["findings"] == []
     templates = [str(p) for p in endpoints["outdir"].glob("*.template.json")]
-    assert len(templates) == 3
+    assert len(templates) == len(endpoints["stacks"])
     assert lint_region("eu-west-1", templates) == []
 
 
@@ -394,3 +396,15 @@ def test_clarify_registries_agree_with_the_sagemaker_sdk():
     path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "clarify.json"
     sdk = json.loads(path.read_text())["processing"]["versions"]["1.0"]["registries"]
     assert {region: sdk[region] for region in CLARIFY_REGISTRIES} == CLARIFY_REGISTRIES
+
+
+def test_an_endpoint_in_a_separate_account_uses_the_factory_bucket_and_key(endpoints):
+    stack = endpoints["stacks"]["separate"]
+    assert stack.account == "444444444444"
+    template = endpoints["templates"]["separate"]
+    template.has_resource_properties("AWS::SageMaker::EndpointConfig", {"DataCaptureConfig": Match.object_like({
+        "DestinationS3Uri": "s3://mf-pricing-222222222222-eu-west-1/data-capture/mf-pricing-demand-forecast-prod",
+        "KmsKeyId": "arn:aws:kms:eu-west-1:222222222222:alias/mf-pricing"})})
+    # its own account's role and topic, which the target stack creates under the team's names
+    template.has_resource_properties("AWS::SageMaker::Model", {
+        "ExecutionRoleArn": "arn:aws:iam::444444444444:role/mf-pricing-sagemaker-execution"})

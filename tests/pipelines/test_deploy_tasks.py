@@ -241,3 +241,36 @@ def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_
                    s3=aws["s3"], ssm=aws["ssm"], out=tmp_path)
     monitoring = load_manifest(tmp_path / "manifest-prod.json").monitoring
     assert monitoring.active and not monitoring.bias_active and not monitoring.explainability_active
+
+
+def test_validate_puts_each_stage_in_its_account_and_names_the_factory_account(aws, tmp_path):
+    from stacks.deploy_manifest import load_manifest
+
+    settings = {**SETTINGS, "stage_accounts": {"staging": "333333333333", "prod": "444444444444"}}
+    tasks.validate(package_arn=package(aws), settings=settings, sagemaker=aws["sagemaker"], s3=aws["s3"],
+                   ssm=aws["ssm"], out=tmp_path)
+    staging, prod = (load_manifest(tmp_path / f"manifest-{s}.json") for s in ("staging", "prod"))
+    assert (staging.account, prod.account) == ("333333333333", "444444444444")
+    assert staging.factory_account == prod.factory_account == "123456789012"
+    assert staging.home_account == "123456789012"
+
+
+def test_smoke_test_in_a_separate_staging_account_assumes_the_teams_role_there():
+    with mock_aws():
+        manifest = {**staging_manifest(), "account": "333333333333",
+                    "model_package_arn": f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/1"}
+        calls = []
+        real_client = boto3.client
+
+        class Recorder:
+            @staticmethod
+            def client(name, **kwargs):
+                calls.append((name, sorted(kwargs)))
+                return real_client(name, region_name=REGION, **kwargs)
+
+        tasks.runtime_client(Recorder, SETTINGS, manifest)
+        assert calls[0] == ("sts", [])
+        assert calls[1] == ("sagemaker-runtime", ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"])
+        calls.clear()
+        tasks.runtime_client(Recorder, SETTINGS, {**manifest, "account": SETTINGS["account"]})
+        assert calls == [("sagemaker-runtime", [])]
