@@ -1,21 +1,44 @@
-"""``mf-<team>-target-<account>``: a separate staging/prod account made ready for the team's deploys."""
+"""``mf-<team>-target-<account>``: a separate staging/prod account made ready for the team's deploys:
+the roles the factory account deploys with, and what the endpoints there report to. Alarms publish to a
+topic of the same name in this account (CloudWatch alarm actions stay in their account); failed monitor
+executions are told there too; drift alarms are forwarded to the factory account's event bus, where the
+team's drift-retrain rule picks them up."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from stacks.approver_topic import ApproverTopic
 from stacks.deployment_target import DeploymentTarget
+from stacks.monitoring_failures import MonitoringFailures
+from stacks.team_key import TeamKey
 
 
 class TargetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
-                 factory_account: str, artifact_bucket_name: str, **kwargs) -> None:
+                 factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         target = DeploymentTarget(self, "Target", team=team, models=models, factory_account=factory_account,
                                   artifact_bucket_name=artifact_bucket_name)
+        key = TeamKey(self, "Encryption", team=team, purpose="the approvers' topic in this account").key
+        topic = ApproverTopic(self, "Approvers", team=team, key=key, approvers=approvers).topic
+        MonitoringFailures(self, "MonitoringFailures", team=team, topic=topic)
+        factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(
+            service="events", account=factory_account, resource="event-bus", resource_name="default"))
+        self.drift_forwarding = events.Rule(
+            self, "ForwardDriftAlarms",
+            rule_name=f"mf-{team}-forward-drift-alarms",
+            description=f"Drift alarms of the {team} team's endpoints here -> the factory account's retrain rule",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
+                detail={"alarmName": [{"wildcard": f"mf-{team}-*-drift*"}], "state": {"value": ["ALARM"]}}),
+            targets=[targets.EventBus(factory_bus)],
+        )
         for output, role in (("DeployActionRoleArn", target.deploy_action_role),
                              ("CfnExecutionRoleArn", target.cfn_execution_role),
                              ("SageMakerExecutionRoleArn", target.sagemaker_role)):

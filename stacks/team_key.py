@@ -11,13 +11,14 @@ from stacks.naming import team_key_alias
 
 
 class TeamKey(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, team: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, team: str,
+                 purpose: str = "artifacts, topics and logs") -> None:
         super().__init__(scope, construct_id)
         self.key = kms.Key(
             self,
             "Key",
             alias=team_key_alias(team),
-            description=f"Model Factory: encrypts the {team} team's artifacts, topics and logs",
+            description=f"Model Factory: encrypts the {team} team's {purpose}",
             enable_key_rotation=True,
             pending_window=cdk.Duration.days(30),
             removal_policy=cdk.RemovalPolicy.RETAIN,

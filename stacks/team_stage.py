@@ -59,6 +59,7 @@ class TeamStage(cdk.Stage):
                 description=f"Model Factory {factory.name}: {team.name} deploys endpoints into this account",
                 env=cdk.Environment(account=account, region=team.region),
                 team=team.name, models=[m.name for m in team.models], factory_account=team.account,
+                approvers=list(team.approvers),
                 artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region))
             for account in team.target_accounts
         }

@@ -117,3 +117,25 @@ def test_same_account_stages_keep_the_local_deployment_role(many_team_factory):
     deploys = [a for s in pipeline["Properties"]["Stages"] for a in s["Actions"] if a["Name"].startswith("Deploy")]
     assert deploys and all("RoleArn" not in a for a in deploys)
     assert all("Fn::GetAtt" in a["Configuration"]["RoleArn"] for a in deploys)
+
+
+def test_endpoints_in_a_target_account_report_to_a_topic_there_and_forward_drift_alarms(targets, foundation):
+    for account, template in targets.items():
+        template.has_resource_properties("AWS::SNS::Topic", {"TopicName": "mf-team-004-approvers",
+                                                             "KmsMasterKeyId": Match.any_value()})
+        template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "leads-4@example.com"})
+        template.has_resource_properties("AWS::Events::Rule", {
+            "Name": "mf-team-004-monitoring-failures",
+            "EventPattern": Match.object_like({"detail": {"ProcessingJobStatus": ["Failed"], "MonitoringScheduleArn": [
+                {"prefix": f"arn:aws:sagemaker:{REGION}:{account}:monitoring-schedule/mf-team-004-"}]}})})
+        (forward,) = template.find_resources("AWS::Events::Rule", {"Properties": {
+            "Name": "mf-team-004-forward-drift-alarms"}}).values()
+        assert forward["Properties"]["EventPattern"] == {
+            "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {"alarmName": [{"wildcard": "mf-team-004-*-drift*"}], "state": {"value": ["ALARM"]}}}
+        (target,) = forward["Properties"]["Targets"]
+        assert target["Arn"] == f"arn:aws:events:{REGION}:{FACTORY}:event-bus/default"
+    policies = foundation.find_resources("AWS::Events::EventBusPolicy")
+    assert sorted(p["Properties"]["Statement"]["Principal"]["AWS"] for p in policies.values()) == [
+        f"arn:aws:iam::{a}:root" for a in TARGETS]
+    assert {p["Properties"]["Statement"]["Action"] for p in policies.values()} == {"events:PutEvents"}
