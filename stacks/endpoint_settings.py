@@ -149,6 +149,10 @@ class EndpointSettings(_Strict):
     deployment: Deployment = Deployment()
     shadow: Shadow | None = None
     alarms: Alarms = Alarms()
+    # idle-GPU guard (non-prod GPU endpoints): alarm after this many hours without an invocation ...
+    idle_hours: int = Field(default=12, ge=1, le=24 * 7)
+    # ... and then scale the inference component to zero copies (min_instances 0 only)
+    scale_idle_to_zero: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointSettings:
@@ -171,6 +175,9 @@ class EndpointSettings(_Strict):
             raise field_error("instance_type", "is not in the GPU table, so GPU utilization scaling cannot be "
                               f"normalised (known families: {', '.join(GPU_COUNT)}; or set gpu_scaling: false)",
                               self.instance_type)
+        if self.scale_idle_to_zero and not self.scale_to_zero:
+            raise field_error("scale_idle_to_zero", "needs min_instances: 0: only an endpoint served through an "
+                              "inference component can run on zero instances", True)
         if self.scale_to_zero and self.shadow is not None:
             raise field_error("shadow", "is not available with min_instances 0 (scale to zero serves through an "
                               "inference component, which has no shadow variant)", "shadow")
@@ -224,3 +231,9 @@ class StageEndpoints(_Strict):
     staging: EndpointSettings = EndpointSettings(instance_type="ml.g5.xlarge", initial_instances=1,
                                                  min_instances=0, max_instances=1)
     prod: EndpointSettings = EndpointSettings()
+
+    @model_validator(mode="after")
+    def _idle_guard_is_for_non_prod(self) -> StageEndpoints:
+        if self.prod.scale_idle_to_zero:
+            raise field_error("prod.scale_idle_to_zero", "the idle-GPU guard watches non-prod endpoints only", True)
+        return self

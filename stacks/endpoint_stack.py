@@ -9,7 +9,8 @@ from constructs import Construct
 
 from stacks.deploy_manifest import DeployManifest
 from stacks.endpoint_monitoring import EndpointMonitoring
-from stacks.model_endpoint import ModelEndpoint
+from stacks.idle_gpu_guard import IdleGpuGuard
+from stacks.model_endpoint import VARIANT, ModelEndpoint
 from stacks.naming import (
     TAG_MODEL,
     TAG_TEAM,
@@ -51,6 +52,11 @@ class EndpointStack(cdk.Stack):
             kms_key_arn=key_arn,
             alarm_topic=topic,
         )
+        if manifest.stage != "prod" and manifest.endpoint.is_gpu:
+            self.idle_guard = IdleGpuGuard(
+                self, "IdleGpuGuard", endpoint_name=manifest.endpoint_name, settings=manifest.endpoint, topic=topic,
+                variant_name=VARIANT, inference_component_name=self.endpoint.inference_component_name,
+                scalable_target=self.endpoint.scalable_target)
         if manifest.monitoring.active:
             self.monitoring = EndpointMonitoring(
                 self, "Monitoring",

@@ -37,6 +37,9 @@ def endpoints(tmp_path_factory) -> dict:
         "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
         "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
         "cpu": parse_manifest(CPU_MANIFEST, source="cpu"),
+        "staging-variant": parse_manifest({**CPU_MANIFEST, "stage": "staging", "endpoint": {
+            "instance_type": "ml.g4dn.xlarge", "initial_instances": 1, "min_instances": 1, "max_instances": 2}},
+            source="staging-variant"),
         "separate": parse_manifest({**CPU_MANIFEST, "account": "444444444444", "factory_account": "222222222222"},
                                    source="separate"),
     }
@@ -408,3 +411,32 @@ def test_an_endpoint_in_a_separate_account_uses_the_factory_bucket_and_key(endpo
     # its own account's role and topic, which the target stack creates under the team's names
     template.has_resource_properties("AWS::SageMaker::Model", {
         "ExecutionRoleArn": "arn:aws:iam::444444444444:role/mf-pricing-sagemaker-execution"})
+
+
+def test_idle_gpu_guard_alarms_after_idle_hours_and_scales_the_component_to_zero(staging):
+    _, alarm = only(staging, "AWS::CloudWatch::Alarm", {"AlarmName": "mf-fraud-card-fraud-staging-idle"})
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"], props["Statistic"], props["Period"]) == (
+        "AWS/SageMaker", "Invocations", "Sum", 3600)
+    assert props["Dimensions"] == [{"Name": "InferenceComponentName", "Value": "mf-fraud-card-fraud-staging-ic"}]
+    assert (props["EvaluationPeriods"], props["DatapointsToAlarm"], props["Threshold"], props["ComparisonOperator"],
+            props["TreatMissingData"]) == (8, 8, 1, "LessThanThreshold", "breaching")
+    policy_id, policy = only(staging, "AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "StepScalingPolicyConfiguration": Match.object_like({"AdjustmentType": "ExactCapacity"})})
+    assert policy["Properties"]["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
+        {"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
+    assert {"Ref": policy_id} in props["AlarmActions"]
+    assert any("sns" in json.dumps(a) or a == TOPIC for a in props["AlarmActions"])
+
+
+def test_idle_guard_on_a_variant_endpoint_only_notifies_and_never_on_prod(endpoints, prod):
+    template = endpoints["templates"]["staging-variant"]
+    _, alarm = only(template, "AWS::CloudWatch::Alarm", {"AlarmName": "mf-pricing-demand-forecast-staging-idle"})
+    assert alarm["Properties"]["Dimensions"] == [
+        {"Name": "EndpointName", "Value": "mf-pricing-demand-forecast-staging"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    assert alarm["Properties"]["EvaluationPeriods"] == 12
+    assert not template.find_resources("AWS::ApplicationAutoScaling::ScalingPolicy", {"Properties": {
+        "StepScalingPolicyConfiguration": Match.object_like({"AdjustmentType": "ExactCapacity"})}})
+    assert not prod.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": Match.string_like_regexp("-idle$")}})
+    assert not endpoints["templates"]["cpu"].find_resources("AWS::CloudWatch::Alarm", {"Properties": {
+        "AlarmName": Match.string_like_regexp("-idle$")}})

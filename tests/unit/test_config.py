@@ -348,3 +348,17 @@ def test_target_account_errors_name_the_field():
     message = error_for(lambda d: d["teams"][0].update(accounts={"staging": "33333333333"}))
     assert message == ("factory.yaml: teams[0].accounts.staging: must be an AWS account id of exactly 12 digits "
                        "(got '33333333333')")
+
+
+def test_idle_gpu_guard_settings():
+    staging = parse_config(EXAMPLE, source="x").teams[0].models[0].endpoint.staging
+    assert (staging.idle_hours, staging.scale_idle_to_zero) == (12, False)
+    message = error_for(lambda d: d["teams"][0]["models"][0]["endpoint"]["prod"].update(scale_idle_to_zero=True))
+    assert message.startswith("factory.yaml: teams[0].models[0].endpoint.prod.scale_idle_to_zero: needs "
+                              "min_instances: 0")
+    message = error_for(lambda d: d["teams"][0]["models"][0]["endpoint"]["prod"].update(
+        scale_idle_to_zero=True, min_instances=0))
+    assert message == ("factory.yaml: teams[0].models[0].endpoint.prod.scale_idle_to_zero: the idle-GPU guard "
+                       "watches non-prod endpoints only (got True)")
+    message = error_for(lambda d: d["teams"][0]["models"][0]["endpoint"]["staging"].update(idle_hours=0))
+    assert message.startswith("factory.yaml: teams[0].models[0].endpoint.staging.idle_hours: input should be")
