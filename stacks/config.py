@@ -306,6 +306,8 @@ class TeamConfig(_Strict):
     accounts: TargetAccounts = TargetAccounts()
     cost_center: TagValue | None = None
     monthly_budget_usd: float = Field(gt=0)
+    # at 100 % of the budget: stop new training after an approver approves (manual), at once, or never
+    budget_action: Literal["manual", "automatic", "off"] = "manual"
     approvers: list[EmailStr] = Field(min_length=1)
     models: list[ModelConfig] = []
 

@@ -20,7 +20,15 @@ class FactoryDashboard(Construct):
         super().__init__(scope, construct_id)
         rows: list[list[cloudwatch.IWidget]] = [[cloudwatch.TextWidget(
             markdown=f"# Model Factory: {team}\nBuild and deploy outcomes (CodeBuild), endpoint health, "
-                     "data-quality drift and drift-driven retrains, per model.", width=24, height=2)]]
+                     "data-quality drift and drift-driven retrains, per model; cost per model (showback).",
+            width=24, height=2)],
+            # one figure per model and month, published by the team's showback function
+            [cloudwatch.GraphWidget(
+                title="cost per model (USD, showback)", width=24, height=5, stacked=True,
+                view=cloudwatch.GraphWidgetView.BAR,
+                left=[cloudwatch.Metric(namespace="ModelFactory", metric_name="ModelCostUSD",
+                                        dimensions_map={"Team": team, "Model": model}, statistic="Maximum",
+                                        period=cdk.Duration.days(31), label=model) for model in models])]]
         for model in models:
             rows.append([cloudwatch.TextWidget(markdown=f"## {model}", width=24, height=1)])
             rows.append([

@@ -10,6 +10,7 @@ from constructs import Construct
 from stacks.approval_hook import ApprovalHook
 from stacks.approver_topic import ApproverTopic
 from stacks.artifact_storage import ArtifactStorage
+from stacks.cost_showback import CostShowback
 from stacks.drift_retrain import DriftRetrain
 from stacks.factory_dashboard import FactoryDashboard
 from stacks.model_registry import ModelRegistry
@@ -36,6 +37,7 @@ class FoundationStack(cdk.Stack):
         budget_filters_by_team_tag: bool,
         clarify: bool = False,
         target_accounts: Sequence[str] = (),
+        budget_action: str = "manual",
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -66,6 +68,7 @@ class FoundationStack(cdk.Stack):
             model_package_groups=[model_package_group_name(team, m) for m in models])
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
+        self.showback = CostShowback(self, "Showback", team=team, models=models, key=self.key, topic=self.topic)
         self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic).rule
         self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=models).dashboard
         TeamBudget(
@@ -76,6 +79,8 @@ class FoundationStack(cdk.Stack):
             topic=self.topic,
             key=self.key,
             filter_by_team_tag=budget_filters_by_team_tag,
+            sagemaker_role=self.sagemaker_role,
+            action=budget_action,
         )
 
         cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)

@@ -50,6 +50,7 @@ class TeamStage(cdk.Stage):
             retrain_cooldown_hours={m.name: m.monitoring.retrain_cooldown_hours for m in team.models},
             clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
             target_accounts=team.target_accounts,
+            budget_action=team.budget_action,
         )
         # one stack per separate staging/prod account (same region), deployed with credentials for it
         self.targets = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -288,3 +290,53 @@ def test_clarify_shadow_endpoints_only_for_teams_with_clarify_monitors(fraud, ma
     assert sorted(with_clarify["ClarifyReadsTheTeamsModels"]["Action"]) == [
         "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"]
     assert with_clarify["ClarifyBaselineModel"]["Resource"] == f"arn:aws:sagemaker:{region}:{account}:model/pipelines-*"
+
+
+def test_showback_runs_monthly_reads_cost_explorer_and_publishes_to_the_approvers(fraud):
+    function_id, function = single(fraud, "AWS::Lambda::Function", {"FunctionName": "mf-fraud-showback"})
+    props = function["Properties"]
+    assert (props["Runtime"], props["Architectures"], props["Handler"]) == ("python3.13", ["arm64"], "app.handler")
+    assert props["Environment"]["Variables"]["TEAM"] == "fraud"
+    assert props["Environment"]["Variables"]["MODELS"] == '["card-fraud"]'
+    _, rule = single(fraud, "AWS::Events::Rule", {"Name": "mf-fraud-showback-monthly"})
+    assert rule["Properties"]["ScheduleExpression"] == "cron(0 6 3 * ? *)"
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    fraud.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Sid": "ReadCostAndUsage", "Action": "ce:GetCostAndUsage", "Resource": "*"})])}})
+
+
+def test_factory_dashboard_shows_cost_per_model(fraud):
+    _, dashboard = single(fraud, "AWS::CloudWatch::Dashboard")
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "cost per model (USD, showback)" in body
+    assert 'ModelCostUSD\\",\\"Model\\",\\"card-fraud\\",\\"Team\\",\\"fraud\\"' in body
+
+
+def test_budget_action_stops_new_training_on_the_sagemaker_role_after_approval(fraud):
+    budget_id, _ = single(fraud, "AWS::Budgets::Budget")
+    policy_id, policy = single(fraud, "AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "mf-fraud-budget-stop-training"})
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Resource"]) == ("Deny", "*")
+    assert sorted(deny["Action"]) == ["sagemaker:CreateAutoMLJobV2", "sagemaker:CreateHyperParameterTuningJob",
+                                      "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob"]
+    _, action = single(fraud, "AWS::Budgets::BudgetsAction")
+    props = action["Properties"]
+    assert (props["BudgetName"], props["NotificationType"], props["ActionType"], props["ApprovalModel"]) == (
+        {"Ref": budget_id}, "ACTUAL", "APPLY_IAM_POLICY", "MANUAL")
+    assert props["ActionThreshold"] == {"Type": "PERCENTAGE", "Value": 100}
+    assert props["Definition"]["IamActionDefinition"]["PolicyArn"] == {"Ref": policy_id}
+    (role,) = props["Definition"]["IamActionDefinition"]["Roles"]
+    assert fraud.to_json()["Resources"][role["Ref"]]["Properties"]["RoleName"] == "mf-fraud-sagemaker-execution"
+    role_id = props["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    trust = fraud.to_json()["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
+                      "Condition": {"StringEquals": {"aws:SourceAccount": FRAUD_ACCOUNT}}}]
+    fraud.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": [Match.object_like({
+        "Sid": "AttachOnlyTheStopPolicyToTheSageMakerRole", "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+        "Condition": {"ArnEquals": {"iam:PolicyARN": {"Ref": policy_id}}}})]}})
+
+
+def test_budget_action_can_be_automatic_or_off(many_team_factory):
+    automatic = many_team_factory.template("team-001")
+    automatic.has_resource_properties("AWS::Budgets::BudgetsAction", {"ApprovalModel": "AUTOMATIC"})
+    assert not many_team_factory.template("team-002").find_resources("AWS::Budgets::BudgetsAction")

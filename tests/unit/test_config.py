@@ -362,3 +362,10 @@ def test_idle_gpu_guard_settings():
                        "watches non-prod endpoints only (got True)")
     message = error_for(lambda d: d["teams"][0]["models"][0]["endpoint"]["staging"].update(idle_hours=0))
     assert message.startswith("factory.yaml: teams[0].models[0].endpoint.staging.idle_hours: input should be")
+
+
+def test_budget_action_choices():
+    assert parse_config(EXAMPLE, source="x").teams[0].budget_action == "manual"
+    message = error_for(lambda d: d["teams"][0].update(budget_action="sometimes"))
+    assert message == ("factory.yaml: teams[0].budget_action: input should be 'manual', 'automatic' or 'off' "
+                       "(got 'sometimes')")

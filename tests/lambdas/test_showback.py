@@ -1,0 +1,125 @@
+"""The showback function: Cost Explorer through botocore's Stubber (moto has no Cost Explorer grouping by
+tag), SNS under moto; the table, the periods and the refusals."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from datetime import date
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from tests.lambdas.test_approval_hook import Context
+from tests.synth import ROOT
+
+CODE = ROOT / "lambdas" / "showback"
+REGION = "eu-west-1"
+SCHEDULED = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "111111111111", "time": "2026-12-03T06:00:00Z", "region": REGION,
+             "resources": ["arn:aws:events:eu-west-1:111111111111:rule/mf-fraud-showback-monthly"], "detail": {}}
+
+
+def group(model: str, amount: str) -> dict:
+    return {"Keys": [f"model-factory:model${model}"], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+
+
+def expected_request(start: str, end: str, token: str | None = None) -> dict:
+    request = {"TimePeriod": {"Start": start, "End": end}, "Granularity": "MONTHLY", "Metrics": ["UnblendedCost"],
+               "Filter": {"Tags": {"Key": "model-factory:team", "Values": ["fraud"], "MatchOptions": ["EQUALS"]}},
+               "GroupBy": [{"Type": "TAG", "Key": "model-factory:model"}]}
+    return {**request, "NextPageToken": token} if token else request
+
+
+@pytest.fixture
+def showback(monkeypatch):
+    with mock_aws():
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="mf-fraud-approvers")["TopicArn"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        for name, value in {"TEAM": "fraud", "MODELS": json.dumps(["card-fraud", "chargebacks"]),
+                            "NOTIFICATION_TOPIC_ARN": topic, "POWERTOOLS_TRACE_DISABLED": "true",
+                            "AWS_DEFAULT_REGION": REGION}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.syspath_prepend(str(CODE))
+        for module in ("app", "showback"):
+            sys.modules.pop(module, None)
+        app = importlib.import_module("app")
+        ce = boto3.client("ce", region_name="us-east-1")
+        stubber = Stubber(ce)
+        monkeypatch.setattr(app, "clients", lambda: (ce, sns))
+
+        def inbox() -> list[str]:
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            return [m["Body"] for m in messages]
+
+        yield {"app": app, "stubber": stubber, "inbox": inbox}
+        for module in ("app", "showback"):
+            sys.modules.pop(module, None)
+
+
+def test_monthly_run_reports_last_month_per_model_across_pages(showback, capsys):
+    stubber = showback["stubber"]
+    stubber.add_response("get_cost_and_usage", {"ResultsByTime": [{"Groups": [group("card-fraud", "812.3456"),
+                                                                             group("", "3.10")]}],
+                                                "NextPageToken": "p2"}, expected_request("2026-11-01", "2026-12-01"))
+    stubber.add_response("get_cost_and_usage", {"ResultsByTime": [{"Groups": [group("card-fraud", "100")]}]},
+                         expected_request("2026-11-01", "2026-12-01", "p2"))
+    with stubber:
+        result = showback["app"].handler(SCHEDULED, Context(), today=date(2026, 12, 3))
+    stubber.assert_no_pending_responses()
+    assert result == {"action": "published", "period": "2026-11",
+                      "costs": {"card-fraud": "912.35", "(no model tag)": "3.10"}}
+    (message,) = showback["inbox"]()
+    lines = message.splitlines()
+    assert lines[0] == "Model Factory fraud: cost per model, 2026-11 (USD, unblended, Cost Explorer)"
+    assert lines[3].split() == ["card-fraud", "912.35", "99.7", "%"]
+    assert lines[4].split() == ["(no", "model", "tag)", "3.10", "0.3", "%"]
+    assert lines[5].split() == ["chargebacks", "0.00", "0.0", "%"]  # a model that cost nothing is listed
+    assert lines[6].split() == ["total", "915.45"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    figures = {m["Model"]: m["ModelCostUSD"][0] if isinstance(m["ModelCostUSD"], list) else m["ModelCostUSD"]
+               for m in emitted}
+    assert figures == {"card-fraud": 912.35, "chargebacks": 0.0, "(no model tag)": 3.1}
+    assert all(m["Team"] == "fraud" and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ModelFactory"
+               for m in emitted)
+
+
+def test_on_demand_month_to_date(showback):
+    stubber = showback["stubber"]
+    stubber.add_response("get_cost_and_usage", {"ResultsByTime": [{"Groups": []}]},
+                         expected_request("2026-11-01", "2026-11-24"))
+    with stubber:
+        result = showback["app"].handler({"month": "2026-11"}, Context(), today=date(2026, 11, 24))
+    assert result["period"] == "2026-11 (to 2026-11-24)" and result["costs"] == {}
+    (message,) = showback["inbox"]()
+    assert "total" in message and "0.00" in message
+
+
+@pytest.mark.parametrize("event, reason", [
+    ({"month": "2026-13"}, "month must be YYYY-MM (got '2026-13')"),
+    ({"month": "2027-01"}, "month 2027-01 has not started yet"),
+    ({"detail": {}}, 'expected the monthly schedule event or {"month": "YYYY-MM"}'),
+    (["2026-11"], "event must be a JSON object (got list)"),
+])
+def test_a_malformed_request_publishes_nothing_and_says_why(showback, event, reason):
+    with showback["stubber"]:  # no response queued: any Cost Explorer call would fail the test
+        result = showback["app"].handler(event, Context(), today=date(2026, 11, 24))
+    assert result == {"action": "ignore", "reason": reason}
+    assert showback["inbox"]() == []
+
+
+def test_period_boundaries():
+    sys.path.insert(0, str(CODE))
+    try:
+        from showback import Period
+    finally:
+        sys.path.remove(str(CODE))
+    assert Period.previous_month(date(2026, 1, 3)) == Period(date(2025, 12, 1), date(2026, 1, 1), "2025-12")
+    assert Period.month("2026-02", date(2026, 5, 1)).end == date(2026, 3, 1)
