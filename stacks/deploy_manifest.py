@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
-from stacks.config import AccountId, ConfigError, Region, Slug, _Strict, check_file_cli, format_validation_error
+from stacks.config import (
+    AccountId,
+    ConfigError,
+    Region,
+    Slug,
+    TagValue,
+    _Strict,
+    check_file_cli,
+    format_validation_error,
+)
 from pydantic import model_validator
 
 from stacks.clarify_images import CLARIFY_REGISTRIES
@@ -30,6 +39,8 @@ class DeployManifest(_Strict):
     region: Region
     # the team's factory account (bucket, key, model registry) when the endpoint runs in another account
     factory_account: AccountId | None = None
+    # the team's cost-allocation tags (factory, team, cost center, model, the factory's own tags)
+    tags: dict[Annotated[str, Field(min_length=1, max_length=128)], TagValue] = {}
     model_package_arn: ModelPackageArn
     endpoint: EndpointSettings = EndpointSettings()
     monitoring: Monitoring = Monitoring()

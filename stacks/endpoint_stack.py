@@ -29,6 +29,8 @@ class EndpointStack(cdk.Stack):
                          # deployed by the deploy pipeline's CloudFormation action, not by the CDK CLI
                          synthesizer=cdk.DefaultStackSynthesizer(generate_bootstrap_version_rule=False),
                          **kwargs)
+        for key, value in manifest.tags.items():
+            cdk.Tags.of(self).add(key, value)
         cdk.Tags.of(self).add(TAG_TEAM, manifest.team)
         cdk.Tags.of(self).add(TAG_MODEL, manifest.model)
         cdk.Tags.of(self).add("model-factory:stage", manifest.stage)

@@ -90,6 +90,7 @@ class ModelDeploy(Construct):
         sagemaker_role: iam.IRole,
         topic: sns.ITopic,
         stage_accounts: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -110,6 +111,8 @@ class ModelDeploy(Construct):
         settings = {
             "team": team, "model": model.name, "model_package_group_name": group,
             "account": stack.account, "region": stack.region, "stage_accounts": accounts,
+            # cost allocation: the endpoint stacks carry the team's tags like every other resource
+            "tags": dict(sorted((tags or {}).items())),
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
             "problem_type": model.problem_type, "label": model.monitoring.label or DEFAULT_LABEL,
             "sample_data": "pipelines/modelbuild/data/transactions.csv",

@@ -40,6 +40,7 @@ class ModelPipelinesStack(cdk.Stack):
                                 sagemaker_role=role, tags={**job_tags, TAG_MODEL: model.name})
         self.deploy = ModelDeploy(self, "ModelDeploy", team=team, model=model, bucket=bucket, key=key,
                                   sagemaker_role=role, stage_accounts=stage_accounts or {},
+                                  tags={**job_tags, TAG_MODEL: model.name},
                                   topic=sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
                                       service="sns", resource=approver_topic_name,
                                       arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)))

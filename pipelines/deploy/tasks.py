@@ -93,7 +93,7 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
     for stage in ("staging", "prod"):
         stage_account = settings.get("stage_accounts", {}).get(stage, settings["account"])
         manifest = {"team": team, "model": model, "stage": stage, "account": stage_account,
-                    "factory_account": settings["account"],
+                    "factory_account": settings["account"], "tags": settings.get("tags", {}),
                     "region": settings["region"], "model_package_arn": package_arn,
                     "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
         (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))

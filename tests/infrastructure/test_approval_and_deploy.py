@@ -188,6 +188,10 @@ def test_deploy_tasks_receive_the_models_endpoint_settings(pipelines):
         "ground_truth_s3_uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud",
         "problem_type": "binary_classification", "quality_metric": "auc", "quality_threshold": 0.8,
         "quality_higher_is_better": True}
+    assert settings["stage_accounts"] == {"staging": "111111111111", "prod": "111111111111"}
+    assert settings["tags"] == {"model-factory:cost-center": "cc-1234", "model-factory:factory": "acme-ml",
+                                "model-factory:model": "card-fraud", "model-factory:team": "fraud",
+                                "owner": "platform"}
     spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
     assert spec["env"]["exported-variables"] == ["APPROVAL_SUMMARY", "REVIEW_URL", "PACKAGE_VERSION"]
     assert any("endpoint_app.py" in command for command in spec["phases"]["build"]["commands"])

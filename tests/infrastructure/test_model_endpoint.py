@@ -440,3 +440,13 @@ def test_idle_guard_on_a_variant_endpoint_only_notifies_and_never_on_prod(endpoi
     assert not prod.find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": Match.string_like_regexp("-idle$")}})
     assert not endpoints["templates"]["cpu"].find_resources("AWS::CloudWatch::Alarm", {"Properties": {
         "AlarmName": Match.string_like_regexp("-idle$")}})
+
+
+def test_endpoint_resources_carry_the_teams_cost_allocation_tags(prod):
+    for resource_type in ("AWS::SageMaker::Endpoint", "AWS::SageMaker::Model", "AWS::SageMaker::EndpointConfig",
+                          "AWS::SageMaker::MonitoringSchedule", "AWS::SageMaker::DataQualityJobDefinition"):
+        for resource in prod.find_resources(resource_type).values():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"]["Tags"]}
+            assert tags["model-factory:cost-center"] == "cc-1234", resource_type
+            assert (tags["model-factory:team"], tags["model-factory:model"], tags["model-factory:stage"]) == (
+                "fraud", "card-fraud", "prod"), resource_type

@@ -246,13 +246,15 @@ def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_
 def test_validate_puts_each_stage_in_its_account_and_names_the_factory_account(aws, tmp_path):
     from stacks.deploy_manifest import load_manifest
 
-    settings = {**SETTINGS, "stage_accounts": {"staging": "333333333333", "prod": "444444444444"}}
+    settings = {**SETTINGS, "stage_accounts": {"staging": "333333333333", "prod": "444444444444"},
+                "tags": {"model-factory:cost-center": "cc-1234"}}
     tasks.validate(package_arn=package(aws), settings=settings, sagemaker=aws["sagemaker"], s3=aws["s3"],
                    ssm=aws["ssm"], out=tmp_path)
     staging, prod = (load_manifest(tmp_path / f"manifest-{s}.json") for s in ("staging", "prod"))
     assert (staging.account, prod.account) == ("333333333333", "444444444444")
     assert staging.factory_account == prod.factory_account == "123456789012"
     assert staging.home_account == "123456789012"
+    assert prod.tags == {"model-factory:cost-center": "cc-1234"}
 
 
 def test_smoke_test_in_a_separate_staging_account_assumes_the_teams_role_there():
