@@ -20,6 +20,7 @@ from constructs import Construct
 
 from stacks.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.nag import acknowledge_each, nag_text
+from stacks.sagemaker_execution_role import allow_clarify_shadow_endpoints
 from stacks.naming import (
     cfn_execution_role_name,
     deploy_action_role_name,
@@ -31,7 +32,7 @@ from stacks.naming import (
 
 class DeploymentTarget(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
-                 factory_account: str, artifact_bucket_name: str) -> None:
+                 factory_account: str, artifact_bucket_name: str, clarify: bool = False) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         prefix = f"mf-{team}-"
@@ -94,6 +95,8 @@ class DeploymentTarget(Construct):
                                         resource_name=f"{prefix}*-staging-ic")]))
 
         self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
+        if clarify:  # bias/explainability monitors of the endpoints in this account
+            allow_clarify_shadow_endpoints(self.sagemaker_role, team=team, build_models=False)
 
     def _acknowledge(self, stack: cdk.Stack, team: str, factory_account: str, bucket_arn: str,
                      package_arns: list[str], prefix: str) -> None:

@@ -21,10 +21,11 @@ from stacks.team_key import TeamKey
 
 class TargetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
-                 factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], **kwargs) -> None:
+                 factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], clarify: bool = False,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         target = DeploymentTarget(self, "Target", team=team, models=models, factory_account=factory_account,
-                                  artifact_bucket_name=artifact_bucket_name)
+                                  artifact_bucket_name=artifact_bucket_name, clarify=clarify)
         key = TeamKey(self, "Encryption", team=team, purpose="the approvers' topic in this account").key
         topic = ApproverTopic(self, "Approvers", team=team, key=key, approvers=approvers).topic
         MonitoringFailures(self, "MonitoringFailures", team=team, topic=topic)

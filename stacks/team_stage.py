@@ -61,6 +61,7 @@ class TeamStage(cdk.Stage):
                 env=cdk.Environment(account=account, region=team.region),
                 team=team.name, models=[m.name for m in team.models], factory_account=team.account,
                 approvers=list(team.approvers),
+                clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
                 artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region))
             for account in team.target_accounts
         }

@@ -139,3 +139,15 @@ def test_endpoints_in_a_target_account_report_to_a_topic_there_and_forward_drift
     assert sorted(p["Properties"]["Statement"]["Principal"]["AWS"] for p in policies.values()) == [
         f"arn:aws:iam::{a}:root" for a in TARGETS]
     assert {p["Properties"]["Statement"]["Action"] for p in policies.values()} == {"events:PutEvents"}
+
+
+def test_the_target_sagemaker_role_runs_clarify_monitors_but_creates_no_build_models(targets):
+    for account, template in targets.items():
+        found = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [
+            {"Ref": Match.string_like_regexp("SageMakerExecution")}]}})
+        (policy,) = found.values()
+        statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+        assert sorted(statements["ClarifyShadowEndpoints"]["Resource"]) == [
+            f"arn:aws:sagemaker:{REGION}:{account}:endpoint-config/sm-clarify-*",
+            f"arn:aws:sagemaker:{REGION}:{account}:endpoint/sm-clarify-*"]
+        assert "ClarifyBaselineModel" not in statements
