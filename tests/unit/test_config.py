@@ -352,7 +352,10 @@ def test_target_account_errors_name_the_field():
 
 def test_idle_gpu_guard_settings():
     staging = parse_config(EXAMPLE, source="x").teams[0].models[0].endpoint.staging
-    assert (staging.idle_hours, staging.scale_idle_to_zero) == (12, False)
+    assert (staging.idle_hours, staging.scale_idle_to_zero) == (12, True)  # the example turns it on
+    default = parse_config(MINIMAL | {"teams": [{**MINIMAL["teams"][0], "models": [{"name": "churn"}]}]},
+                           source="x").teams[0].models[0].endpoint.staging
+    assert (default.idle_hours, default.scale_idle_to_zero) == (12, False)
     message = error_for(lambda d: d["teams"][0]["models"][0]["endpoint"]["prod"].update(scale_idle_to_zero=True))
     assert message.startswith("factory.yaml: teams[0].models[0].endpoint.prod.scale_idle_to_zero: needs "
                               "min_instances: 0")
