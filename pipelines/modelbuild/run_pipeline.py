@@ -88,7 +88,10 @@ def load_settings(settings_file: Path | None, code_version: str | None = None):
         raise BuildError(f"unknown pipeline setting(s): {', '.join(unknown)}")
     if code_version:
         raw["code_version"] = code_version
-    return PipelineSettings(**raw)
+    try:
+        return PipelineSettings(**raw)
+    except (TypeError, ValueError) as error:
+        raise BuildError(f"pipeline settings: {error}") from None
 
 
 def write_definition(out: Path, settings_file: Path | None) -> None:

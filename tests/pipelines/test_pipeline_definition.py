@@ -247,13 +247,3 @@ def test_clarify_baselines_run_the_clarify_image_on_the_test_split_and_are_regis
     assert drift["ConfigFile"]["S3Uri"]["Std:Join"]["Values"][1:] == [kind, "monitoring_config.json"]
     metrics = register["ModelMetrics"]["Bias" if kind == "bias" else "Explainability"]
     assert list(metrics) == (["PostTrainingReport"] if kind == "bias" else ["Report"])
-
-
-def test_bias_without_a_facet_is_refused(tmp_path):
-    settings = tmp_path / "s.json"
-    settings.write_text(json.dumps({**BASE, "bias": True}))
-    result = subprocess.run([sys.executable, str(SEED / "run_pipeline.py"), "definition", "--out",
-                             str(tmp_path / "d.json"), "--settings", str(settings)],
-                            capture_output=True, text=True, timeout=180)
-    assert result.returncode != 0
-    assert "bias needs bias_facet_name" in result.stderr

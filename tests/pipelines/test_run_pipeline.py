@@ -91,3 +91,10 @@ def test_settings_from_the_environment_take_the_commit_as_code_version(monkeypat
     monkeypatch.setenv("MODEL_FACTORY_SETTINGS", json.dumps(run_pipeline.EXAMPLE_SETTINGS))
     settings = run_pipeline.load_settings(None, code_version="feedbeef")
     assert settings.code_prefix == "s3://mf-fraud-artifacts-example/mf-fraud-card-fraud/code/feedbeef"
+
+
+def test_settings_refuse_bias_without_a_facet(tmp_path):
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({**run_pipeline.EXAMPLE_SETTINGS, "bias": True}))
+    with pytest.raises(run_pipeline.BuildError, match="pipeline settings: bias needs bias_facet_name: the sensitive"):
+        run_pipeline.load_settings(settings)
