@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from stacks.clarify_images import CLARIFY_REGISTRIES
+from stacks.monitor_images import CLARIFY_REGISTRIES
 from stacks.endpoint_settings import StageEndpoints
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{2,23}$")

@@ -25,8 +25,8 @@ from stacks.config import (
 )
 from pydantic import model_validator
 
-from stacks.clarify_images import CLARIFY_REGISTRIES
-from stacks.endpoint_monitoring import MODEL_MONITOR_REGISTRIES, Monitoring
+from stacks.endpoint_monitoring import Monitoring
+from stacks.monitor_images import CLARIFY_REGISTRIES, MODEL_MONITOR_REGISTRIES
 from stacks.endpoint_settings import EndpointSettings, ModelPackageArn, field_error
 from stacks.naming import endpoint_name, team_stack_name
 

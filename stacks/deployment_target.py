@@ -20,7 +20,7 @@ from constructs import Construct
 
 from stacks.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.nag import acknowledge_each, nag_text
-from stacks.sagemaker_execution_role import allow_clarify_shadow_endpoints
+from stacks.sagemaker_execution_role import clarify_shadow_endpoint_permissions
 from stacks.naming import (
     cfn_execution_role_name,
     deploy_action_role_name,
@@ -96,7 +96,10 @@ class DeploymentTarget(Construct):
 
         self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
         if clarify:  # bias/explainability monitors of the endpoints in this account
-            allow_clarify_shadow_endpoints(self.sagemaker_role, team=team, build_models=False)
+            statements, reasons = clarify_shadow_endpoint_permissions(stack, team=team, build_models=False)
+            for statement in statements:
+                self.sagemaker_role.add_to_policy(statement)
+            acknowledge_each(self.sagemaker_role.node.find_child("DefaultPolicy").node.default_child, reasons)
 
     def _acknowledge(self, stack: cdk.Stack, team: str, factory_account: str, bucket_arn: str,
                      package_arns: list[str], prefix: str) -> None:

@@ -18,18 +18,18 @@ from stacks.naming import TAG_TEAM, sagemaker_execution_role_name
 CLARIFY_SHADOW_PREFIX = "sm-clarify-"
 
 
-def allow_clarify_shadow_endpoints(policy: iam.Policy | iam.IRole, *, team: str, build_models: bool) -> None:
+def clarify_shadow_endpoint_permissions(stack: cdk.Stack, *, team: str, build_models: bool,
+                                        ) -> tuple[list[iam.PolicyStatement], dict[str, str]]:
     """Clarify jobs (build baselines, bias/explainability monitors) run as the team's SageMaker role: they
     read the model behind the monitored endpoint and serve it from a shadow endpoint of their own;
-    `build_models`: the build's ClarifyModel step also creates a model (factory account only)."""
-    stack = cdk.Stack.of(policy)
+    `build_models`: the build's ClarifyModel step also creates a model (factory account only).
+    Returns the statements and the cdk-nag reasons for their wildcards."""
 
     def arn(resource: str, name: str) -> str:
         return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
     shadow = [arn("endpoint", f"{CLARIFY_SHADOW_PREFIX}*"), arn("endpoint-config", f"{CLARIFY_SHADOW_PREFIX}*")]
     team_resources = [arn("endpoint", "*"), arn("endpoint-config", "*"), arn("model", "*")]
-    pipeline_models = arn("model", "pipelines-*")
     statements = [
         iam.PolicyStatement(
             sid="ClarifyShadowEndpoints",
@@ -45,16 +45,6 @@ def allow_clarify_shadow_endpoints(policy: iam.Policy | iam.IRole, *, team: str,
             conditions={"StringEquals": {f"aws:ResourceTag/{TAG_TEAM}": team}},
         ),
     ]
-    if build_models:
-        statements.append(iam.PolicyStatement(
-            sid="ClarifyBaselineModel",
-            actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:AddTags"],
-            resources=[pipeline_models]))
-    for statement in statements:
-        if isinstance(policy, iam.Policy):
-            policy.add_statements(statement)
-        else:
-            policy.add_to_policy(statement)
     reasons = {f"AwsSolutions-IAM5[Resource::{nag_text(stack, a)}]": (
         "Clarify names its temporary shadow endpoints itself, always with the 'sm-clarify-' prefix, "
         "and deletes them when the job ends.") for a in shadow}
@@ -63,13 +53,15 @@ def allow_clarify_shadow_endpoints(policy: iam.Policy | iam.IRole, *, team: str,
             "Endpoint stacks let CloudFormation name models and endpoint configs; read-only, and only "
             f"resources tagged {TAG_TEAM}={team} (aws:ResourceTag condition).")
     if build_models:
+        pipeline_models = arn("model", "pipelines-*")
+        statements.append(iam.PolicyStatement(
+            sid="ClarifyBaselineModel",
+            actions=["sagemaker:CreateModel", "sagemaker:DescribeModel", "sagemaker:AddTags"],
+            resources=[pipeline_models]))
         reasons[f"AwsSolutions-IAM5[Resource::{nag_text(stack, pipeline_models)}]"] = (
             "The build's ClarifyModel step creates a model SageMaker Pipelines names per execution, always "
             "with the 'pipelines-' prefix.")
-    if isinstance(policy, iam.Policy):
-        acknowledge_each(policy.node.default_child, reasons)
-    else:
-        acknowledge_each(policy.node.find_child("DefaultPolicy").node.default_child, reasons)
+    return statements, reasons
 
 
 class SageMakerExecutionRole(Construct):
@@ -175,7 +167,9 @@ class SageMakerExecutionRole(Construct):
         self.policy = policy
         self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns, pipeline_jobs)
         if clarify:
-            allow_clarify_shadow_endpoints(policy, team=team, build_models=True)
+            statements, reasons = clarify_shadow_endpoint_permissions(stack, team=team, build_models=True)
+            policy.add_statements(*statements)
+            acknowledge_each(policy.node.default_child, reasons)
 
     def _acknowledge_wildcards(
         self, policy: iam.Policy, bucket: s3.IBucket, job_log_groups: str, package_arns: list[str],

@@ -37,8 +37,8 @@ class TeamBudget(Construct):
         topic: sns.ITopic,
         key: kms.IKey,
         filter_by_team_tag: bool,
-        sagemaker_role: iam.IRole | None = None,
-        action: str = "manual",
+        sagemaker_role: iam.IRole,
+        action: str,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -90,7 +90,7 @@ class TeamBudget(Construct):
             ],
         )
 
-        if sagemaker_role is not None and action != "off":
+        if action != "off":
             self._stop_training_action(team, topic, sagemaker_role, automatic=action == "automatic")
 
     def _stop_training_action(self, team: str, topic: sns.ITopic, sagemaker_role: iam.IRole, *,

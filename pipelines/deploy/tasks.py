@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from stacks.naming import deploy_action_role_name, target_role_arn
+
 PACKAGE_ARN_PREFIX = "arn:aws"
 UNSET = {"", "none", "#{variables.ModelPackageArn}"}
 SMOKE_RECORDS = 20
@@ -214,7 +216,7 @@ def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any]):
     if manifest["account"] == settings["account"]:
         return boto3.client("sagemaker-runtime")
     partition = manifest["model_package_arn"].split(":")[1]
-    role_arn = f"arn:{partition}:iam::{manifest['account']}:role/mf-{settings['team']}-deploy-action"
+    role_arn = target_role_arn(partition, manifest["account"], deploy_action_role_name(settings["team"]))
     credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="smoke-test")["Credentials"]
     return boto3.client("sagemaker-runtime", aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],

@@ -297,13 +297,13 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         model_package_group_name=s.model_package_group_name,
     )
 
-    model_builder = ModelBuilder(
-        image_uri=xgboost_image,
-        s3_model_data_url=model_artifacts,
-        role_arn=s.role_arn,
-        sagemaker_session=session,
-        dependencies=None,
-    )
+    def json_source(uri) -> MetricsSource:
+        return MetricsSource(content_type="application/json", s3_uri=uri)
+
+    def model_builder() -> ModelBuilder:
+        """The trained model (a builder is used once: one for the Clarify model, one to register)."""
+        return ModelBuilder(image_uri=xgboost_image, s3_model_data_url=model_artifacts, role_arn=s.role_arn,
+                            sagemaker_session=session, dependencies=None)
 
     # --- the model Clarify's shadow endpoints serve (bias / explainability baselines only) ----------
     clarify_arguments: list = []
@@ -311,9 +311,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
     if s.clarify:
         step_clarify_model = ModelStep(
             name="ClarifyModel",
-            step_args=ModelBuilder(image_uri=xgboost_image, s3_model_data_url=model_artifacts,
-                                   role_arn=s.role_arn, sagemaker_session=session, dependencies=None).build(
-                tags=tags or None),
+            step_args=model_builder().build(tags=tags or None),
         )
         clarify_arguments = ["--clarify-spec", json.dumps(s.clarify_spec(), sort_keys=True),
                              "--clarify-model-name", step_clarify_model.properties.ModelName]
@@ -388,8 +386,6 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
     )
 
     # --- register or fail -------------------------------------------------------------------------
-    def json_source(uri) -> MetricsSource:
-        return MetricsSource(content_type="application/json", s3_uri=uri)
 
     clarify_metrics, clarify_drift = {}, {}
     if "bias" in clarify_results:
@@ -404,7 +400,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             constraints=json_source(clarify_results["explainability"]))
     step_register = ModelStep(
         name="RegisterModel",
-        step_args=model_builder.register(
+        step_args=model_builder().register(
             model_package_group_name=s.model_package_group_name,
             content_types=["text/csv"],
             response_types=["text/csv"],
@@ -414,29 +410,22 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             description=f"{s.pipeline_name} trained from {s.code_version}",
             model_metrics=ModelMetrics(
                 model_quality=ModelQuality(
-                    statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri),
-                    constraints=MetricsSource(content_type="application/json",
-                                              s3_uri=step_model_baseline.properties.CalculatedBaselineConstraints)),
+                    statistics=json_source(evaluation_uri),
+                    constraints=json_source(step_model_baseline.properties.CalculatedBaselineConstraints)),
                 model_data_quality=ModelDataQuality(
-                    statistics=MetricsSource(content_type="application/json",
-                                             s3_uri=step_baseline.properties.CalculatedBaselineStatistics),
-                    constraints=MetricsSource(content_type="application/json",
-                                              s3_uri=step_baseline.properties.CalculatedBaselineConstraints),
+                    statistics=json_source(step_baseline.properties.CalculatedBaselineStatistics),
+                    constraints=json_source(step_baseline.properties.CalculatedBaselineConstraints),
                 ),
                 **clarify_metrics,
             ),
             drift_check_baselines=DriftCheckBaselines(
                 model_quality=DriftCheckModelQuality(
-                    statistics=MetricsSource(content_type="application/json",
-                                             s3_uri=step_model_baseline.properties.BaselineUsedForDriftCheckStatistics),
-                    constraints=MetricsSource(content_type="application/json",
-                                              s3_uri=step_model_baseline.properties.BaselineUsedForDriftCheckConstraints),
+                    statistics=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                    constraints=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckConstraints),
                 ),
                 model_data_quality=DriftCheckModelDataQuality(
-                    statistics=MetricsSource(content_type="application/json",
-                                             s3_uri=step_baseline.properties.BaselineUsedForDriftCheckStatistics),
-                    constraints=MetricsSource(content_type="application/json",
-                                              s3_uri=step_baseline.properties.BaselineUsedForDriftCheckConstraints),
+                    statistics=json_source(step_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                    constraints=json_source(step_baseline.properties.BaselineUsedForDriftCheckConstraints),
                 ),
                 **clarify_drift,
             ),

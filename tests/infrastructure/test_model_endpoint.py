@@ -394,7 +394,7 @@ def test_no_clarify_monitor_without_its_baselines(staging, cpu):
 def test_clarify_registries_agree_with_the_sagemaker_sdk():
     import sagemaker.core
 
-    from stacks.clarify_images import CLARIFY_REGISTRIES
+    from stacks.monitor_images import CLARIFY_REGISTRIES
 
     path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "clarify.json"
     sdk = json.loads(path.read_text())["processing"]["versions"]["1.0"]["registries"]

@@ -189,7 +189,7 @@ def test_monitoring_baselines_must_be_s3_uris():
 def test_model_monitor_registries_agree_with_the_sagemaker_sdk():
     import sagemaker.core
 
-    from stacks.endpoint_monitoring import MODEL_MONITOR_REGISTRIES
+    from stacks.monitor_images import MODEL_MONITOR_REGISTRIES
 
     path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "model-monitor.json"
     sdk = json.loads(path.read_text())["versions"][""]["registries"]
