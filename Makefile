@@ -64,7 +64,7 @@ pipeline-definition: setup
 
 synth-endpoint: setup
 	@test -n "$(MANIFEST)" || { echo "synth-endpoint: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }
-	@$(PY) -m stacks.deploy_manifest "$(MANIFEST)"
+	@$(PY) -m stacks.config.manifest "$(MANIFEST)"
 	$(CDK) synth --quiet --app "$(PY) endpoint_app.py" --context manifest="$(MANIFEST)" \
 	  --output "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(ENDPOINT_OUT))"
 

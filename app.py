@@ -10,9 +10,10 @@ import sys
 
 import aws_cdk as cdk
 
-from stacks.config import ConfigError, load_config
+from stacks.common.nag import exit_code_for, synth_and_report
+from stacks.config.factory import load_config
+from stacks.config.fields import ConfigError
 from stacks.factory_app import build_factory
-from stacks.nag import exit_code_for, synth_and_report
 
 DEFAULT_CONFIG = "config/factory.yaml"
 

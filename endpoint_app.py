@@ -12,10 +12,10 @@ import sys
 
 import aws_cdk as cdk
 
-from stacks.config import ConfigError
-from stacks.deploy_manifest import load_manifest
+from stacks.common.nag import exit_code_for, install_checks, synth_and_report
+from stacks.config.fields import ConfigError
+from stacks.config.manifest import load_manifest
 from stacks.endpoint_stack import EndpointStack
-from stacks.nag import exit_code_for, install_checks, synth_and_report
 
 
 def main() -> int:

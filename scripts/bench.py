@@ -148,7 +148,7 @@ def bench_train_local(workdir: Path) -> list[list[str]]:
 
 def bench_scaling() -> list[list[str]]:
     from scripts.scaling_simulator import default_traffic, simulate, spike_start
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     manifest = load_manifest(ROOT / "tests" / "fixtures" / "manifest-prod-gpu.json")
     sim = simulate(manifest.endpoint, default_traffic())

@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from stacks.endpoint_settings import HOURLY_PRICE_USD, EndpointSettings
+from stacks.config.endpoint import HOURLY_PRICE_USD, EndpointSettings
 
 MINUTES_PER_DAY = 24 * 60
 SCALE_OUT_DATAPOINTS = 3

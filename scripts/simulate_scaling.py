@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.scaling_simulator import default_traffic, report, simulate  # noqa: E402
-from stacks.config import ConfigError  # noqa: E402
-from stacks.deploy_manifest import load_manifest  # noqa: E402
+from stacks.config.fields import ConfigError  # noqa: E402
+from stacks.config.manifest import load_manifest  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.deploy_manifest import DeployManifest
-from stacks.endpoint_monitoring import EndpointMonitoring
-from stacks.idle_gpu_guard import IdleGpuGuard
-from stacks.model_endpoint import VARIANT, ModelEndpoint
-from stacks.naming import (
+from stacks.common.naming import (
     TAG_MODEL,
     TAG_TEAM,
     approver_topic_name,
@@ -19,6 +15,10 @@ from stacks.naming import (
     sagemaker_execution_role_name,
     team_key_alias,
 )
+from stacks.config.manifest import DeployManifest
+from stacks.monitoring.endpoint_monitoring import EndpointMonitoring
+from stacks.serving.idle_gpu_guard import IdleGpuGuard
+from stacks.serving.model_endpoint import VARIANT, ModelEndpoint
 
 
 class EndpointStack(cdk.Stack):

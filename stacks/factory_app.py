@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from stacks.config import FactoryConfig
-from stacks.nag import install_checks
+from stacks.common.nag import install_checks
+from stacks.config.factory import FactoryConfig
 from stacks.team_stage import TeamStage
 
 

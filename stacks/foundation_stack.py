@@ -7,19 +7,19 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from constructs import Construct
 
-from stacks.approval_hook import ApprovalHook
-from stacks.approver_topic import ApproverTopic
-from stacks.artifact_storage import ArtifactStorage
-from stacks.cost_showback import CostShowback
-from stacks.drift_retrain import DriftRetrain
-from stacks.factory_dashboard import FactoryDashboard
-from stacks.model_registry import ModelRegistry
-from stacks.monitoring_failures import MonitoringFailures
-from stacks.naming import model_package_group_name
-from stacks.sagemaker_execution_role import SageMakerExecutionRole
-from stacks.team_budget import TeamBudget
-from stacks.target_account_access import TargetAccountAccess
-from stacks.team_key import TeamKey
+from stacks.common.naming import model_package_group_name
+from stacks.cost.cost_showback import CostShowback
+from stacks.cost.team_budget import TeamBudget
+from stacks.deploy.approval_hook import ApprovalHook
+from stacks.deploy.target_account_access import TargetAccountAccess
+from stacks.foundation.approver_topic import ApproverTopic
+from stacks.foundation.artifact_storage import ArtifactStorage
+from stacks.foundation.model_registry import ModelRegistry
+from stacks.foundation.sagemaker_execution_role import SageMakerExecutionRole
+from stacks.foundation.team_key import TeamKey
+from stacks.monitoring.drift_retrain import DriftRetrain
+from stacks.monitoring.factory_dashboard import FactoryDashboard
+from stacks.monitoring.monitoring_failures import MonitoringFailures
 
 
 class FoundationStack(cdk.Stack):

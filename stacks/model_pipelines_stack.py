@@ -10,10 +10,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config import ModelConfig
-from stacks.model_build import ModelBuild
-from stacks.model_deploy import ModelDeploy
-from stacks.naming import TAG_MODEL
+from stacks.build.model_build import ModelBuild
+from stacks.common.naming import TAG_MODEL
+from stacks.config.model import ModelConfig
+from stacks.deploy.model_deploy import ModelDeploy
 
 
 class ModelPipelinesStack(cdk.Stack):

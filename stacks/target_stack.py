@@ -13,10 +13,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
-from stacks.approver_topic import ApproverTopic
-from stacks.deployment_target import DeploymentTarget
-from stacks.monitoring_failures import MonitoringFailures
-from stacks.team_key import TeamKey
+from stacks.deploy.deployment_target import DeploymentTarget
+from stacks.foundation.approver_topic import ApproverTopic
+from stacks.foundation.team_key import TeamKey
+from stacks.monitoring.monitoring_failures import MonitoringFailures
 
 
 class TargetStack(cdk.Stack):

@@ -5,11 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from stacks.config import FactorySettings, TeamConfig
-from stacks.foundation_stack import FoundationStack
-from stacks.model_pipelines_stack import ModelPipelinesStack
-from stacks.target_stack import TargetStack
-from stacks.naming import (
+from stacks.common.naming import (
     TAG_COST_CENTER,
     TAG_FACTORY,
     TAG_TEAM,
@@ -18,6 +14,10 @@ from stacks.naming import (
     sagemaker_execution_role_name,
     team_stack_name,
 )
+from stacks.config.factory import FactorySettings, TeamConfig
+from stacks.foundation_stack import FoundationStack
+from stacks.model_pipelines_stack import ModelPipelinesStack
+from stacks.target_stack import TargetStack
 
 
 class TeamStage(cdk.Stage):

@@ -15,14 +15,18 @@ os.environ.update({
     "SAGEMAKER_VALIDATE_ROLE": "false",
 })
 os.environ.pop("AWS_PROFILE", None)
+# The pinned Node 22 first, as `make test` does, so that a bare `pytest` runs jsii on the same Node.
+_NODE_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "node_modules", ".bin")
+if os.path.isdir(_NODE_BIN) and not os.environ.get("PATH", "").startswith(_NODE_BIN):
+    os.environ["PATH"] = _NODE_BIN + os.pathsep + os.environ.get("PATH", "")
 
 from scripts.generate_config import generate_config
-from stacks.config import FactoryConfig, load_config, parse_config
+from stacks.config.factory import FactoryConfig, load_config, parse_config
+from tests.helpers import CONNECTION_ARN
 from tests.synth import ROOT, SynthesizedFactory, synthesize
 
 EXAMPLE_CONFIG = ROOT / "config" / "factory.yaml"
 MANY_TEAMS = 5
-CONNECTION_ARN = "arn:aws:codeconnections:us-west-2:100000000002:connection/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
 
 
 @pytest.fixture(scope="session")

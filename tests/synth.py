@@ -9,9 +9,9 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from stacks.config import FactoryConfig
+from stacks.common.nag import Finding, synth_and_report
+from stacks.config.factory import FactoryConfig
 from stacks.factory_app import build_factory
-from stacks.nag import Finding, synth_and_report
 from stacks.team_stage import TeamStage
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from stacks.naming import deploy_action_role_name, target_role_arn
+from stacks.common.naming import deploy_action_role_name, target_role_arn
 
 PACKAGE_ARN_PREFIX = "arn:aws"
 UNSET = {"", "none", "#{variables.ModelPackageArn}"}

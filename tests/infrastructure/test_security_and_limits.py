@@ -4,34 +4,14 @@ inside CloudFormation's limits, for the example config and a generated many-team
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pytest
-from cfnlint.api import ManualArgs, lint_by_config
+
+from tests.helpers import lint_region, templates_by_region
 
 MAX_RESOURCES = 250 // 2
 MAX_TEMPLATE_BYTES = 500 * 1024 // 2
-# CDK's CodePipeline and Lambda constructs write an explicit DependsOn on their role (and its policy) next to
-# the GetAtt of the role; cfn-lint flags the redundancy (W3005). It is harmless and not ours to remove.
-ACCEPTED_WARNINGS = {"W3005"}
-
-
-def templates_by_region(outdir: Path) -> dict[str, list[str]]:
-    grouped: dict[str, list[str]] = defaultdict(list)
-    for manifest in outdir.glob("assembly-*/manifest.json"):
-        for artifact in json.loads(manifest.read_text())["artifacts"].values():
-            if artifact["type"] == "aws:cloudformation:stack":
-                region = artifact["environment"].rsplit("/", 1)[1]
-                grouped[region].append(str(manifest.parent / artifact["properties"]["templateFile"]))
-    return grouped
-
-
-def lint_region(region: str, templates: list[str]) -> list[str]:
-    matches = lint_by_config(ManualArgs(templates=templates, regions=[region]))
-    return [f"{Path(m.filename).name}: {m.rule.id} {m.message}" for m in matches
-            if m.rule.id[0] == "E" or (m.rule.id[0] == "W" and m.rule.id not in ACCEPTED_WARNINGS)]
 
 
 @pytest.fixture(scope="module", params=["example_factory", "many_team_factory"])

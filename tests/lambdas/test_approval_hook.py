@@ -6,29 +6,18 @@ import copy
 import importlib
 import json
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.helpers import Context
 from tests.synth import ROOT
 
 HOOK = ROOT / "lambdas" / "approval_hook"
 EVENT = json.loads((ROOT / "tests" / "fixtures" / "events" / "model-package-approved.json").read_text())
 REGION, ACCOUNT, TEAM, GROUP = "eu-west-1", "123456789012", "fraud", "mf-fraud-card-fraud"
 TABLE = "mf-fraud-approval-idempotency"
-
-
-class Context:
-    function_name = "mf-fraud-approval-hook"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:mf-fraud-approval-hook"
-    aws_request_id = "request-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 @pytest.fixture

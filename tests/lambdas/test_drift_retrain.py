@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.lambdas.test_approval_hook import Context
+from tests.helpers import Context
 from tests.synth import ROOT
 
 CODE = ROOT / "lambdas" / "drift_retrain"

@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.lambdas.test_approval_hook import Context
+from tests.helpers import Context
 from tests.synth import ROOT
 
 CODE = ROOT / "lambdas" / "showback"

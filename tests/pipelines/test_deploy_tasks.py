@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from pipelines.deploy import tasks
-from stacks.endpoint_settings import EndpointSettings
+from stacks.config.endpoint import EndpointSettings
 from tests.synth import ROOT
 
 REGION, BUCKET, GROUP = "eu-west-1", "mf-fraud-123456789012-eu-west-1", "mf-fraud-card-fraud"
@@ -96,7 +96,7 @@ def test_validate_writes_both_manifests_and_compares_with_the_champion(aws, tmp_
 
 
 def test_validate_the_manifest_is_what_the_endpoint_app_accepts(aws, tmp_path):
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     validate(aws, package(aws), tmp_path)
     assert load_manifest(tmp_path / "manifest-staging.json").endpoint.scale_to_zero
@@ -199,7 +199,7 @@ def test_record_writes_the_serving_parameter(aws):
 
 
 def test_validate_copies_the_registered_baseline_and_its_features_into_the_manifests(aws, tmp_path):
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     validate(aws, package(aws, baseline=True), tmp_path)
     manifest = load_manifest(tmp_path / "manifest-prod.json")
@@ -216,7 +216,7 @@ def test_validate_leaves_monitoring_off_for_a_package_without_baseline(aws, tmp_
 
 
 def test_validate_copies_the_clarify_baselines_only_when_the_model_asks_for_the_monitors(aws, tmp_path):
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     arn = package(aws, baseline=True, clarify=True)
     validate(aws, arn, tmp_path / "off")
@@ -234,7 +234,7 @@ def test_validate_copies_the_clarify_baselines_only_when_the_model_asks_for_the_
 
 
 def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_monitors_off(aws, tmp_path):
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     settings = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "bias": True, "explainability": True}}
     tasks.validate(package_arn=package(aws, baseline=True), settings=settings, sagemaker=aws["sagemaker"],
@@ -244,7 +244,7 @@ def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_
 
 
 def test_validate_puts_each_stage_in_its_account_and_names_the_factory_account(aws, tmp_path):
-    from stacks.deploy_manifest import load_manifest
+    from stacks.config.manifest import load_manifest
 
     settings = {**SETTINGS, "stage_accounts": {"staging": "333333333333", "prod": "444444444444"},
                 "tags": {"model-factory:cost-center": "cc-1234"}}

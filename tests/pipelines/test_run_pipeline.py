@@ -8,10 +8,9 @@ import tarfile
 
 import boto3
 import pytest
+import run_pipeline
 from botocore.stub import Stubber
 from moto import mock_aws
-
-import run_pipeline
 from pipeline import PipelineSettings
 
 ARN = "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud/execution/abc123"

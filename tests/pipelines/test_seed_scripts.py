@@ -136,9 +136,8 @@ def test_evaluate_names_a_missing_model(tmp_path, local_run):
 
 
 def test_regression_metrics_section():
-    import numpy as np
-
     import evaluate
+    import numpy as np
 
     y = np.array([1.0, 2.0, 3.0, 4.0])
     report = evaluate.evaluate(y, y + 0.5, "regression")

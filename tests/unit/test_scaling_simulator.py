@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scripts.scaling_simulator import cron_fires, default_traffic, report, simulate, spike_start
-from stacks.deploy_manifest import load_manifest
-from stacks.endpoint_settings import EndpointSettings
+from stacks.config.endpoint import EndpointSettings
+from stacks.config.manifest import load_manifest
 from tests.synth import ROOT
 
 

@@ -1,0 +1,183 @@
+"""The factory configuration: one YAML file, validated once, before any construct exists.
+
+Every error becomes one line, ``<file>: <path.to.field>: <what is wrong> (got <value>)`` (see
+`stacks/config/fields.py`). Later issues add keys under ``teams[].models[]`` (`stacks/config/model.py`);
+each key that is not required has a default documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import EmailStr, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from stacks.common.monitor_images import CLARIFY_REGISTRIES
+from stacks.config.fields import (
+    AccountId,
+    ConfigError,
+    Region,
+    Slug,
+    Strict,
+    TagKey,
+    TagValue,
+    format_validation_error,
+)
+from stacks.config.model import ModelConfig
+
+
+class TargetAccounts(Strict):
+    """Where the team's endpoints run; both default to the team's (factory) account."""
+
+    staging: AccountId | None = None
+    prod: AccountId | None = None
+
+    @model_validator(mode="after")
+    def _prod_needs_staging(self) -> TargetAccounts:
+        if self.prod is not None and self.staging is None:
+            raise PydanticCustomError(
+                "field_error", "{where}: {message}",
+                {"where": "staging", "got": None,
+                 "message": "is required when accounts.prod is set: a model reaches prod only through staging"})
+        return self
+
+
+class TeamConfig(Strict):
+    name: Slug
+    account: AccountId
+    region: Region | None = None
+    accounts: TargetAccounts = TargetAccounts()
+    cost_center: TagValue | None = None
+    monthly_budget_usd: float = Field(gt=0)
+    # at 100 % of the budget: stop new training after an approver approves (manual), at once, or never
+    budget_action: Literal["manual", "automatic", "off"] = "manual"
+    approvers: list[EmailStr] = Field(min_length=1)
+    models: list[ModelConfig] = []
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> TeamConfig:
+        _reject_duplicates([m.name for m in self.models], "models", "model name")
+        return self
+
+    @property
+    def resolved_cost_center(self) -> str:
+        return self.cost_center or self.name
+
+    def stage_account(self, stage: str) -> str:
+        return getattr(self.accounts, stage) or self.account
+
+    @property
+    def target_accounts(self) -> list[str]:
+        """The accounts other than the factory account that endpoints of this team run in."""
+        return sorted({self.stage_account(s) for s in ("staging", "prod")} - {self.account})
+
+
+class FactorySettings(Strict):
+    name: Slug
+    region: Region = "us-east-1"
+    tags: dict[TagKey, TagValue] = {}
+
+
+class FactoryConfig(Strict):
+    factory: FactorySettings
+    teams: list[TeamConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _resolve_team_defaults(self) -> FactoryConfig:
+        _reject_duplicates([t.name for t in self.teams], "teams", "team name")
+        resolved = [
+            team if team.region else team.model_copy(update={"region": self.factory.region})
+            for team in self.teams
+        ]
+        object.__setattr__(self, "teams", resolved)
+        factory_accounts = {t.account: t.name for t in resolved}
+        for team_index, team in enumerate(resolved):
+            for stage in ("staging", "prod"):
+                target = getattr(team.accounts, stage)
+                owner = factory_accounts.get(target)
+                if owner is not None and owner != team.name and target != team.account:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": f"teams[{team_index}].accounts.{stage}", "got": target,
+                         "message": f"is the factory account of team {owner}: endpoints run in the team's own "
+                                    "factory account or in accounts of their own"})
+            for model_index, model in enumerate(team.models):
+                where = f"teams[{team_index}].models[{model_index}]"
+                _check_monitor_names(team.name, model, where)
+                clarify = [k for k in ("bias", "explainability") if getattr(model.monitoring, k)]
+                if clarify and team.region not in CLARIFY_REGISTRIES:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": f"{where}.monitoring.{clarify[0]}", "got": True,
+                         "message": f"SageMaker Clarify is not available in {team.region} (the team's region)"})
+        return self
+
+    def teams_sharing_account(self, team: TeamConfig) -> list[str]:
+        return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
+
+
+# SageMaker names (endpoints, monitoring schedules) are at most 63 characters; the longest the factory
+# derives from a team and a model is the staging explainability schedule.
+SAGEMAKER_NAME_MAX = 63
+LONGEST_NAME_SUFFIX = "-staging-model-explainability"
+
+
+def _check_monitor_names(team: str, model: ModelConfig, where: str) -> None:
+    longest = f"mf-{team}-{model.name}{LONGEST_NAME_SUFFIX}"
+    if len(longest) > SAGEMAKER_NAME_MAX:
+        raise PydanticCustomError(
+            "field_error", "{where}: {message}",
+            {"where": f"{where}.name", "got": model.name,
+             "message": f"team and model names together are too long for SageMaker: {longest} has "
+                        f"{len(longest)} characters, at most {SAGEMAKER_NAME_MAX} are allowed"})
+
+
+def _reject_duplicates(names: list[str], collection: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            raise PydanticCustomError(
+                "field_error",
+                "{where}: {message}",
+                {"where": f"{collection}[{index}].name", "message": f"duplicate {what}", "got": name},
+            )
+        seen.add(name)
+
+
+def parse_config(data: Any, *, source: str) -> FactoryConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: (top level): must be a mapping with the keys 'factory' and 'teams' (got {data!r})"
+        )
+    try:
+        return FactoryConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+
+
+def _describe_yaml_error(source: str, text: str, exc: yaml.YAMLError) -> str:
+    lines = text.splitlines()
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None and mark.line >= len(lines):
+        # an unterminated construct reports the end of the file: point at where it was opened
+        mark = getattr(exc, "context_mark", None) or mark
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return f"{source}: (file): invalid YAML: {problem} (got nothing)"
+    line_text = lines[mark.line].strip() if mark.line < len(lines) else ""
+    return f"{source}: line {mark.line + 1}, column {mark.column + 1}: invalid YAML: {problem} (got {line_text!r})"
+
+
+def load_config(path: str | Path) -> FactoryConfig:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: (file): cannot read the config file: {exc.strerror} (got {source!r})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_describe_yaml_error(source, text, exc)) from None
+    return parse_config(data, source=source)

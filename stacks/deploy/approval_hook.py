@@ -1,0 +1,83 @@
+"""The team's approval hook: EventBridge "SageMaker Model Package State Change" (Approved or Rejected, this
+team's groups) -> Lambda -> the model's deploy pipeline, with idempotency, a DLQ and its alarm."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.common.team_function import TeamFunction, team_table
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+
+class ApprovalHook(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, team: str, model_package_groups: Sequence[str],
+                 key: kms.IKey, topic: sns.ITopic) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.table = team_table(self, "Idempotency", table_name=f"mf-{team}-approval-idempotency",
+                                partition_key="id", key=key, time_to_live_attribute="expiration")
+        hook = TeamFunction(
+            self, "Hook", team=team, name="approval-hook", key=key, topic=topic,
+            description="Approved -> deploy that package; Rejected while serving -> roll back to the newest approved",
+            environment={
+                "IDEMPOTENCY_TABLE_NAME": self.table.table_name,
+                "TEAM": team,
+                "MODEL_PACKAGE_GROUPS": json.dumps(sorted(model_package_groups)),
+                "IDEMPOTENCY_TTL_SECONDS": str(IDEMPOTENCY_TTL_SECONDS),
+            },
+        )
+        self.hook, self.function, self.dead_letters = hook, hook.function, hook.dead_letters
+        self.table.grant_read_write_data(self.function)
+        groups = [stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=g)
+                  for g in model_package_groups]
+        packages = [stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{g}/*")
+                    for g in model_package_groups]
+        pipelines = [stack.format_arn(service="codepipeline", resource=f"{g}-deploy", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
+                     for g in model_package_groups]
+        parameters = [stack.format_arn(service="ssm", resource="parameter",
+                                       resource_name=f"model-factory/{team}/{g.removeprefix(f'mf-{team}-')}/*")
+                      for g in model_package_groups]
+        if model_package_groups:
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                sid="FindApprovedPackages", actions=["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
+                resources=[*groups, *packages]))
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                sid="StartDeployPipelines", actions=["codepipeline:StartPipelineExecution"], resources=pipelines))
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                sid="ReadServingPackages", actions=["ssm:GetParameter"], resources=parameters))
+
+        self.rule = events.Rule(
+            self, "PackageStateChange",
+            rule_name=f"mf-{team}-model-package-state-change",
+            description=f"Approvals and rejections in the {team} team's model package groups",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": sorted(model_package_groups),
+                        "ModelApprovalStatus": ["Approved", "Rejected"]},
+            ),
+            targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
+                                            retry_attempts=4, max_event_age=cdk.Duration.hours(6))],
+        )
+        self.dead_letter_alarm = hook.dead_letter_alarm
+        self._acknowledge(packages, parameters)
+
+    def _acknowledge(self, packages: list[str], parameters: list[str]) -> None:
+        reasons = {
+            f"AwsSolutions-IAM5[Resource::{arn}]": "Package versions are numbered at registration; only this "
+                                                   "team's groups." for arn in packages}
+        reasons.update({f"AwsSolutions-IAM5[Resource::{arn}]": "The serving-package parameters of this model's "
+                                                               "stages (staging, prod)." for arn in parameters})
+        reasons["AwsSolutions-IAM5[Action::kms:ReEncrypt*]"] = "CDK's grant for the KMS-encrypted table."
+        reasons["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"] = "CDK's grant for the KMS-encrypted table."
+        self.hook.acknowledge(reasons)

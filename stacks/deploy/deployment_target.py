@@ -1,0 +1,128 @@
+"""What a separate staging/prod account needs so that the team's factory account can deploy endpoints
+into it, and nothing more: three roles, each trusting exactly one principal.
+
+- `mf-<team>-deploy-action`: assumed by the factory account (its deploy pipeline's CloudFormation
+  actions); runs CloudFormation on the team's endpoint stacks and reads the pipeline's artifacts in the
+  factory bucket with the factory key;
+- `mf-<team>-cfn-execution`: assumed by CloudFormation; creates exactly what an endpoint stack holds;
+- `mf-<team>-sagemaker-execution`: assumed by SageMaker in this account; serves the model, reads its
+  artifacts and writes captured data and monitoring results into the factory bucket with the factory key.
+
+The factory side (key, bucket and package-group policies) grants these accounts what they use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
+from stacks.common.nag import acknowledge_each, nag_text
+from stacks.common.naming import (
+    cfn_execution_role_name,
+    deploy_action_role_name,
+    model_package_group_name,
+    sagemaker_execution_role_name,
+    team_key_alias,
+)
+from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
+
+
+class DeploymentTarget(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
+                 factory_account: str, artifact_bucket_name: str, clarify: bool = False) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        prefix = f"mf-{team}-"
+        # The factory key is addressed by its alias: its id lives in another account's stack.
+        factory_key = iam.PolicyStatement(
+            sid="FactoryKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:CreateGrant"],
+            resources=[stack.format_arn(service="kms", account=factory_account, resource="key", resource_name="*")],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(team)}})
+        bucket_arn = f"arn:{stack.partition}:s3:::{artifact_bucket_name}"
+        package_arns = [stack.format_arn(service="sagemaker", account=factory_account, resource="model-package",
+                                         resource_name=f"{model_package_group_name(team, m)}/*") for m in models]
+
+        self.sagemaker_role = iam.Role(
+            self, "SageMakerExecution", role_name=sagemaker_execution_role_name(team),
+            description=f"Model Factory: SageMaker endpoints and monitors of the {team} team in this account",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
+                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            sid="FactoryArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            resources=[bucket_arn, f"{bucket_arn}/*"]))
+        self.sagemaker_role.add_to_policy(factory_key)
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            sid="EndpointLogsAndMetrics",
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "cloudwatch:PutMetricData"],
+            resources=["*"]))
+
+        self.cfn_execution_role = iam.Role(
+            self, "CfnExecution", role_name=cfn_execution_role_name(team),
+            description=f"Model Factory: CloudFormation deploys the {team} team's endpoint stacks in this account",
+            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"))
+        for statement in endpoint_deployment_statements(
+                stack, prefix=prefix, package_arns=package_arns, sagemaker_role_arn=self.sagemaker_role.role_arn,
+                key_statement=factory_key):
+            self.cfn_execution_role.add_to_policy(statement)
+
+        self.deploy_action_role = iam.Role(
+            self, "DeployAction", role_name=deploy_action_role_name(team),
+            description=f"Model Factory: the {team} team's deploy pipeline (factory account {factory_account})",
+            assumed_by=iam.AccountPrincipal(factory_account))
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="EndpointStacks",
+            actions=["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",
+                     "cloudformation:DescribeStacks", "cloudformation:DescribeStackEvents",
+                     "cloudformation:GetTemplate", "cloudformation:CreateChangeSet",
+                     "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+                     "cloudformation:DeleteChangeSet"],
+            resources=[stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{prefix}*")]))
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="PassTheExecutionRole", actions=["iam:PassRole"], resources=[self.cfn_execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            resources=[f"{bucket_arn}/*"]))
+        self.deploy_action_role.add_to_policy(factory_key)
+        # the deploy pipeline's TestStaging smoke test runs through this role
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="SmokeTestStagingEndpoints", actions=["sagemaker:InvokeEndpoint"],
+            resources=[stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
+                       stack.format_arn(service="sagemaker", resource="inference-component",
+                                        resource_name=f"{prefix}*-staging-ic")]))
+
+        self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
+        if clarify:  # bias/explainability monitors of the endpoints in this account
+            statements, reasons = clarify_shadow_endpoint_permissions(stack, team=team, build_models=False)
+            for statement in statements:
+                self.sagemaker_role.add_to_policy(statement)
+            acknowledge_each(self.sagemaker_role.node.find_child("DefaultPolicy").node.default_child, reasons)
+
+    def _acknowledge(self, stack: cdk.Stack, team: str, factory_account: str, bucket_arn: str,
+                     package_arns: list[str], prefix: str) -> None:
+        key_reason = {f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:kms:{stack.region}:{factory_account}:key/*]": (
+            f"The factory key's id is only known in the factory account; the kms:ResourceAliases condition pins "
+            f"the statement to {team_key_alias(team)}.")}
+        objects = {f"AwsSolutions-IAM5[Resource::{bucket_arn}/*]": (
+            "Models, captured requests, monitoring results and pipeline artifacts live under keys chosen per "
+            "execution in the team's one artifact bucket.")}
+        acknowledge_each(self.sagemaker_role.node.find_child("DefaultPolicy").node.default_child, {
+            **key_reason, **objects,
+            "AwsSolutions-IAM5[Resource::*]": (
+                "SageMaker names endpoint log groups itself and cloudwatch:PutMetricData has no resource-level "
+                "permission; the role is assumable only by SageMaker in this account."),
+        })
+        acknowledge_each(self.deploy_action_role.node.find_child("DefaultPolicy").node.default_child, {
+            **key_reason, **objects,
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='cloudformation', resource='stack', resource_name=f'{prefix}*'))}]": (
+                "Only the team's stacks (named mf-<team>-...); stack ARNs end in ids CloudFormation generates."),
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
+                "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
+               for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
+        })
+        acknowledge_endpoint_deployment(
+            self.cfn_execution_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,
+            whose="the team's", package_arns=package_arns, extra=key_reason)

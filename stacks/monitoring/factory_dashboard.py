@@ -1,0 +1,78 @@
+"""The team's factory dashboard `mf-<team>-factory`: per model, build and deploy outcomes, endpoint
+health per stage, data-quality drift and drift-driven retrains."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from stacks.common.naming import codepipeline_name, endpoint_name
+
+STAGES = ("staging", "prod")
+HOUR, DAY = cdk.Duration.hours(1), cdk.Duration.days(1)
+
+
+class FactoryDashboard(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str]) -> None:
+        super().__init__(scope, construct_id)
+        rows: list[list[cloudwatch.IWidget]] = [[cloudwatch.TextWidget(
+            markdown=f"# Model Factory: {team}\nBuild and deploy outcomes (CodeBuild), endpoint health, "
+                     "data-quality drift and drift-driven retrains, per model; cost per model (showback).",
+            width=24, height=2)],
+            # one figure per model and month, published by the team's showback function
+            [cloudwatch.GraphWidget(
+                title="cost per model (USD, showback)", width=24, height=5, stacked=True,
+                view=cloudwatch.GraphWidgetView.BAR,
+                left=[cloudwatch.Metric(namespace="ModelFactory", metric_name="ModelCostUSD",
+                                        dimensions_map={"Team": team, "Model": model}, statistic="Maximum",
+                                        period=cdk.Duration.days(31), label=model) for model in models])]]
+        for model in models:
+            rows.append([cloudwatch.TextWidget(markdown=f"## {model}", width=24, height=1)])
+            rows.append([
+                cloudwatch.GraphWidget(
+                    title=f"{model}: build and deploy outcomes", width=8, left=[
+                        self._codebuild(codepipeline_name(team, model, kind), outcome)
+                        for kind in ("build", "deploy") for outcome in ("SucceededBuilds", "FailedBuilds")]),
+                cloudwatch.GraphWidget(
+                    title=f"{model}: invocations and errors", width=8, left=[
+                        self._endpoint(endpoint_name(team, model, stage), metric, "Sum")
+                        for stage in STAGES for metric in ("Invocations", "Invocation5XXErrors")]),
+                cloudwatch.GraphWidget(
+                    title=f"{model}: p99 model latency (µs) and GPU utilisation", width=8,
+                    left=[self._endpoint(endpoint_name(team, model, stage), "ModelLatency", "p99") for stage in STAGES],
+                    right=[cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization",
+                                             dimensions_map={"EndpointName": endpoint_name(team, model, stage),
+                                                             "VariantName": "AllTraffic"},
+                                             statistic="Average", period=cdk.Duration.minutes(5),
+                                             label=f"GPU {stage}") for stage in STAGES]),
+            ])
+            rows.append([
+                cloudwatch.GraphWidget(
+                    title=f"{model}: feature drift from the training baseline (prod)", width=16, left=[
+                        cloudwatch.MathExpression(
+                            expression="SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
+                                       f"Endpoint=\"{endpoint_name(team, model, 'prod')}\" "
+                                       "MetricName=feature_baseline_drift', 'Maximum', 3600)",
+                            label="drift", period=HOUR)]),
+                cloudwatch.GraphWidget(
+                    title=f"{model}: drift-driven retrains", width=8, left=[cloudwatch.Metric(
+                        namespace="ModelFactory", metric_name="ActionRetrain",
+                        dimensions_map={"service": "drift-retrain",
+                                        "pipeline": codepipeline_name(team, model, "build")},
+                        statistic="Sum", period=DAY, label="retrains")]),
+            ])
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"mf-{team}-factory", widgets=rows)
+
+    @staticmethod
+    def _codebuild(project: str, metric: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/CodeBuild", metric_name=metric, dimensions_map={"ProjectName": project},
+                                 statistic="Sum", period=DAY, label=f"{project} {metric}")
+
+    @staticmethod
+    def _endpoint(endpoint: str, metric: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
+                                 dimensions_map={"EndpointName": endpoint, "VariantName": "AllTraffic"},
+                                 period=cdk.Duration.minutes(5), label=f"{endpoint} {metric}")

@@ -1,0 +1,63 @@
+"""Templates the infrastructure tests share, each synthesized once per session: the example factory's
+foundation stacks and endpoint stacks from the deploy-manifest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from stacks.common.nag import install_checks, synth_and_report
+from stacks.config.manifest import load_manifest, parse_manifest
+from stacks.endpoint_stack import EndpointStack
+from tests.infrastructure.endpoint_manifests import CPU_MANIFEST, FIXTURES
+from tests.synth import project_context
+
+
+@pytest.fixture(scope="session")
+def fraud(example_factory) -> Template:
+    """The example config's fraud foundation stack."""
+    return example_factory.template("fraud")
+
+
+@pytest.fixture(scope="session")
+def pricing(example_factory) -> Template:
+    return example_factory.template("pricing")
+
+
+@pytest.fixture(scope="session")
+def endpoints(tmp_path_factory) -> dict:
+    outdir: Path = tmp_path_factory.mktemp("endpoints")
+    app = cdk.App(outdir=str(outdir), context=project_context())
+    install_checks(app)
+    manifests = {
+        "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
+        "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
+        "cpu": parse_manifest(CPU_MANIFEST, source="cpu"),
+        "staging-variant": parse_manifest({**CPU_MANIFEST, "stage": "staging", "endpoint": {
+            "instance_type": "ml.g4dn.xlarge", "initial_instances": 1, "min_instances": 1, "max_instances": 2}},
+            source="staging-variant"),
+        "separate": parse_manifest({**CPU_MANIFEST, "account": "444444444444", "factory_account": "222222222222"},
+                                   source="separate"),
+    }
+    stacks = {name: EndpointStack(app, f"Endpoint-{name}", manifest=m) for name, m in manifests.items()}
+    findings = synth_and_report(app)
+    templates = {name: Template.from_stack(stack) for name, stack in stacks.items()}
+    return {"templates": templates, "stacks": stacks, "findings": findings, "outdir": outdir}
+
+
+@pytest.fixture(scope="session")
+def prod(endpoints) -> Template:
+    return endpoints["templates"]["prod"]
+
+
+@pytest.fixture(scope="session")
+def staging(endpoints) -> Template:
+    return endpoints["templates"]["staging"]
+
+
+@pytest.fixture(scope="session")
+def cpu(endpoints) -> Template:
+    return endpoints["templates"]["cpu"]
