@@ -27,7 +27,7 @@ help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
 	@echo "make synth [CONFIG=file] [OUT=dir] synthesize every team's factory, cdk-nag on"
 	@echo "make test                         the whole offline test suite"
-	@echo "make train-local [OUT=dir]        seed model preprocess -> train -> evaluate here (OUT/evaluation.json)"
+	@echo "make train-local [MODEL=team/model] [OUT=dir]  that model's seed data: preprocess -> train -> evaluate here"
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
 	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
 	@echo "make simulate-scaling MANIFEST=f  replay a traffic curve through the endpoint's scaling policies"
@@ -55,7 +55,8 @@ test: setup
 
 # OUT is shared by several targets: each gives it its own default.
 train-local: setup
-	$(PY) pipelines/modelbuild/local_run.py --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(TRAIN_OUT))"
+	$(PY) scripts/train_local.py --config "$(CONFIG)" $(if $(MODEL),--model "$(MODEL)") \
+	  --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(TRAIN_OUT))"
 
 pipeline-definition: setup
 	env -u AWS_PROFILE -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \

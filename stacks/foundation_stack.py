@@ -38,6 +38,7 @@ class FoundationStack(cdk.Stack):
         clarify: bool = False,
         target_accounts: Sequence[str] = (),
         budget_action: str = "manual",
+        external_training_data: Sequence[str] = (),
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -58,6 +59,7 @@ class FoundationStack(cdk.Stack):
             key=self.key,
             model_package_group_names=[model_package_group_name(team, m) for m in models],
             clarify=clarify,
+            external_training_data=external_training_data,
         )
         self.sagemaker_role = execution.role
         # The role's policy names the groups by ARN; create the groups first so the names exist.

@@ -48,6 +48,10 @@ class TeamStage(cdk.Stage):
             budget_filters_by_team_tag=account_shared_with_other_teams,
             artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
             retrain_cooldown_hours={m.name: m.monitoring.retrain_cooldown_hours for m in team.models},
+            # training data in buckets other than the team's (teams[].data_buckets): read on exactly those prefixes
+            external_training_data=sorted({
+                m.training.data_s3_uri for m in team.models if m.training.data_s3_uri
+                and m.training.data_s3_uri.split("/")[2] != artifact_bucket_name(team.name, team.account, team.region)}),
             clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
             target_accounts=team.target_accounts,
             budget_action=team.budget_action,

@@ -63,7 +63,9 @@ class DriftRetrain:
         if not self._claim(pipeline, at, change.alarmName, cooldown):
             return Outcome("cooling-down", f"{pipeline} already retrained less than {hours} h before "
                                            f"{at.isoformat()}; {change.alarmName} starts nothing", pipeline)
-        execution = self.codepipeline.start_pipeline_execution(name=pipeline)["pipelineExecutionId"]
+        execution = self.codepipeline.start_pipeline_execution(
+            name=pipeline, variables=[{"name": "Trigger", "value": "drift"}],  # the build records trigger=drift
+        )["pipelineExecutionId"]
         outcome = Outcome("retrain", f"drift alarm {change.alarmName} on {endpoint}: retraining with {pipeline} "
                                      f"(next retrain possible after {hours} h)", pipeline, execution)
         self.sns.publish(TopicArn=self.topic_arn, Subject=f"Model Factory: retraining {pipeline}"[:100],

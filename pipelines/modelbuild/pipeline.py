@@ -12,6 +12,11 @@ endpoint's Clarify monitors run with.
 
 `build_pipeline(settings)` only describes the pipeline: every S3 URI is explicit (code is uploaded by
 run_pipeline.py before an upsert, never by the SDK), so `definition()` works offline.
+
+The pipeline has no parameters: instance types, the training data, the quality gate and the approval status
+come from the factory config through the settings, so an execution started by hand cannot register an
+Approved package, lower the gate or send a GPU-only setting to a CPU host. Lineage (commit, repository,
+build, trigger, training data and its version) is written into the definition by the build that upserts it.
 """
 
 from __future__ import annotations
@@ -32,21 +37,24 @@ from sagemaker.core.shapes import (
     DriftCheckModelQuality,
     Explainability,
     FileSource,
+    MetadataProperties,
     MetricsSource,
     ModelDataQuality,
     ModelMetrics,
+    ModelPackageModelCard,
     ModelQuality,
     ProcessingInput,
     ProcessingOutput,
     ProcessingS3Input,
     ProcessingS3Output,
+    S3DataSource,
+    StoppingCondition,
+    Tag,
 )
-from sagemaker.core.shapes import S3DataSource, StoppingCondition, Tag
 from sagemaker.core.training.configs import CheckpointConfig, Compute, InputData, OutputDataConfig
-from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
-from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 from sagemaker.core.workflow.pipeline_context import PipelineSession
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
@@ -65,10 +73,6 @@ from sagemaker.train.model_trainer import ModelTrainer
 
 XGBOOST_VERSION = "3.2-0"
 SKLEARN_VERSION = "1.9-0"
-# Instance families with local NVMe storage reject a volume KMS key (their disks are encrypted by the
-# hardware); every other family gets the team key on its training volume.
-NVME_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "trn1", "inf2", "m5d", "c5d", "r5d")
-GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3", "p3dn", "p4d", "p4de", "p5", "p5e")
 # metric -> (evaluation.json section per problem type, higher is better)
 METRIC_SECTIONS = {
     "binary_classification": "binary_classification_metrics",
@@ -83,12 +87,11 @@ MONITOR_PROBLEM_TYPES = {
 }
 
 
-def instance_family(instance_type: str) -> str:
-    return instance_type.split(".")[1]
-
-
-def is_gpu_instance(instance_type: str) -> bool:
-    return instance_family(instance_type) in GPU_FAMILIES
+APPROVAL_STATUS = "PendingManualApproval"
+# Values of the model card only known while the pipeline runs: placeholders in its JSON, joined in by the
+# pipeline (model_card_content).
+MODEL_ARTIFACT, TEST_DATA, METRIC_VALUE = "@@MODEL_ARTIFACT@@", "@@TEST_DATA@@", "@@METRIC_VALUE@@"
+HYPERPARAMETERS = {"num_round": 300, "max_depth": 4, "eta": 0.1}
 
 
 @dataclass(frozen=True)
@@ -101,17 +104,33 @@ class PipelineSettings:
     role_arn: str
     bucket: str
     kms_key_arn: str
-    code_version: str = "local"
     problem_type: str = "binary_classification"
     label: str = "is_fraud"
+    # the seed data's feature columns when the model's config names them (default: the seed data's own)
+    features: list[str] = field(default_factory=list)
+    description: str = ""
     quality_metric: str = "auc"
     quality_threshold: float = 0.8
     training_instance_type: str = "ml.m5.xlarge"
     training_instance_count: int = 1
+    # False on instance families with local NVMe storage, which reject a volume KMS key (decided by the
+    # factory's instance table, stacks/config/instances.py)
+    training_volume_kms: bool = True
     use_spot: bool = False
     max_runtime_minutes: int = 120
     processing_instance_type: str = "ml.m5.xlarge"
+    processing_volume_kms: bool = True
+    # how long the build may wait for an execution (CodeBuild's timeout less a margin), minutes
+    build_timeout_minutes: int = 240
+    # the training input: every CSV under this prefix; "" means <bucket>/<pipeline>/data/
+    data_s3_uri: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    # lineage, filled in by the build (run_pipeline.py) for each execution
+    git_commit: str = "0000000000000000000000000000000000000000"
+    git_repository: str = "offline"
+    build_id: str = "offline"
+    trigger: str = "manual"
+    training_data_version: str = "offline"
     # Clarify baselines for the endpoint's bias / explainability monitors
     bias: bool = False
     bias_facet_name: str | None = None
@@ -152,24 +171,80 @@ class PipelineSettings:
 
     @property
     def code_prefix(self) -> str:
-        return f"{self.prefix}/code/{self.code_version}"
+        return f"{self.prefix}/code/{self.git_commit}"
 
     @property
-    def default_input_uri(self) -> str:
-        return f"{self.prefix}/input/transactions.csv"
+    def training_data_uri(self) -> str:
+        return self.data_s3_uri or f"{self.prefix}/data/"
+
+    def lineage(self) -> dict[str, str]:
+        """CustomerMetadataProperties of every package this build registers (docs/model-build.md)."""
+        return {"git_commit": self.git_commit, "git_repository": self.git_repository, "build_id": self.build_id,
+                "trigger": self.trigger, "training_data_uri": self.training_data_uri,
+                "training_data_version": self.training_data_version, "problem_type": self.problem_type,
+                "quality_metric": self.quality_metric}
+
+
+def model_card_document(s: PipelineSettings, image: str) -> dict:
+    """The package's model card (model package model card schema: model_overview holds only model_creator
+    and model_artifact), with placeholders for what the execution produces."""
+    lower_is_better = s.quality_metric in LOWER_IS_BETTER
+    purpose = s.description or f"{s.problem_type.replace('_', ' ')} model {s.pipeline_name}"
+    return {
+        "model_overview": {"model_creator": f"Model Factory build {s.build_id}", "model_artifact": [MODEL_ARTIFACT]},
+        "intended_uses": {"purpose_of_model": purpose[:2048], "intended_uses": purpose[:2048],
+                          "risk_rating": "Unknown"},
+        "training_details": {
+            "objective_function": {"function": "Minimize" if lower_is_better else "Maximize",
+                                   "facet": s.quality_metric, "condition": f"test split of {s.label}"[:63]},
+            "training_observations": (f"Trained by {s.trigger} from {s.git_repository} at {s.git_commit} on "
+                                      f"{s.training_data_uri} ({s.training_data_version})")[:1024],
+            "training_job_details": {
+                "training_datasets": [s.training_data_uri],
+                "training_environment": {"container_image": [image]},
+                "user_provided_hyper_parameters": [
+                    {"name": k, "value": str(v)} for k, v in {"problem_type": s.problem_type, **HYPERPARAMETERS}.items()],
+            },
+        },
+        "evaluation_details": [{
+            "name": "held-out test split",
+            "evaluation_observation": (f"quality gate: {s.quality_metric} {'<=' if lower_is_better else '>='} "
+                                       f"{s.quality_threshold}"),
+            "datasets": [TEST_DATA],
+            "metric_groups": [{"name": "quality gate", "metric_data": [
+                {"name": s.quality_metric, "type": "number", "value": METRIC_VALUE}]}],
+        }],
+        "additional_information": {"custom_details": s.lineage()},
+    }
+
+
+def model_card_content(s: PipelineSettings, image: str, values: dict) -> Join | str:
+    """The model card as JSON, with each placeholder replaced by its pipeline value: a string property goes
+    inside the JSON string the placeholder stood in, the metric (a number) replaces its quoted placeholder."""
+    text = json.dumps(model_card_document(s, image), sort_keys=True)
+    text = text.replace(json.dumps(METRIC_VALUE), METRIC_VALUE)
+    parts: list = [text]
+    for placeholder, value in values.items():
+        expanded: list = []
+        for part in parts:
+            if isinstance(part, str) and placeholder in part:
+                pieces = part.split(placeholder)
+                for index, piece in enumerate(pieces):
+                    expanded.append(piece)
+                    if index < len(pieces) - 1:
+                        expanded.append(value)
+            else:
+                expanded.append(part)
+        parts = expanded
+    return Join(on="", values=[p for p in parts if not (isinstance(p, str) and p == "")])
 
 
 def build_pipeline(settings: PipelineSettings, session: PipelineSession | None = None) -> Pipeline:
     session = session or PipelineSession(default_bucket=settings.bucket)
     s = settings
-    input_data = ParameterString("InputData", default_value=s.default_input_uri)
-    training_instance_type = ParameterString("TrainingInstanceType", default_value=s.training_instance_type)
-    training_instance_count = ParameterInteger("TrainingInstanceCount", default_value=s.training_instance_count)
-    processing_instance_type = ParameterString("ProcessingInstanceType", default_value=s.processing_instance_type)
-    quality_threshold = ParameterFloat("QualityThreshold", default_value=s.quality_threshold)
-    approval_status = ParameterString("ModelApprovalStatus", default_value="PendingManualApproval")
     execution_prefix = Join(on="/", values=[s.prefix, "executions", ExecutionVariables.PIPELINE_EXECUTION_ID])
     tags = [{"Key": k, "Value": v} for k, v in s.tags.items()]
+    processing_volume_key = {"volume_kms_key": s.kms_key_arn} if s.processing_volume_kms else {}
 
     sklearn_image = image_uris.retrieve("sklearn", s.region, version=SKLEARN_VERSION)
     xgboost_image = image_uris.retrieve("xgboost", s.region, version=XGBOOST_VERSION)
@@ -180,10 +255,10 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             image_uri=image,
             command=["python3"],
             instance_count=1,
-            instance_type=processing_instance_type,
-            volume_kms_key=s.kms_key_arn,
+            instance_type=s.processing_instance_type,
             output_kms_key=s.kms_key_arn,
             base_job_name=base_job_name,
+            **processing_volume_key,
             sagemaker_session=session,
             tags=tags,
         )
@@ -191,8 +266,8 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
     def check_job(base_job_name: str) -> CheckJobConfig:
         """The Model Monitor baselining jobs: team role, team key on volume and output."""
         return CheckJobConfig(role=s.role_arn, instance_count=1, instance_type=s.processing_instance_type,
-                              volume_kms_key=s.kms_key_arn, output_kms_key=s.kms_key_arn,
-                              sagemaker_session=session, base_job_name=base_job_name)
+                              output_kms_key=s.kms_key_arn, sagemaker_session=session,
+                              base_job_name=base_job_name, tags=tags or None, **processing_volume_key)
 
     def output(name: str) -> ProcessingOutput:
         return ProcessingOutput(
@@ -216,16 +291,15 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         name="Preprocess",
         step_args=processor(sklearn_image, f"{s.pipeline_name}-preprocess").run(
             code=f"{s.code_prefix}/preprocess.py",
-            inputs=[processing_input("raw", input_data, "/opt/ml/processing/input")],
+            inputs=[processing_input("raw", s.training_data_uri, "/opt/ml/processing/input")],
             outputs=[output("train"), output("validation"), output("test"), output("baseline")],
             arguments=["--label", s.label, "--problem-type", s.problem_type,
-                       "--train-shards", training_instance_count.to_string()],
+                       "--train-shards", str(s.training_instance_count)],
         ),
     )
     preprocessed = step_preprocess.properties.ProcessingOutputConfig.Outputs
 
     # --- train ------------------------------------------------------------------------------------
-    gpu = is_gpu_instance(s.training_instance_type)
     max_runtime = s.max_runtime_minutes * 60
     trainer = ModelTrainer(
         sagemaker_session=session,
@@ -233,12 +307,11 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         base_job_name=f"{s.pipeline_name}-train",
         training_image=xgboost_image,
         compute=Compute(
-            instance_type=training_instance_type,
-            instance_count=training_instance_count,
+            instance_type=s.training_instance_type,
+            instance_count=s.training_instance_count,
             volume_size_in_gb=30,
             enable_managed_spot_training=s.use_spot,
-            **({} if instance_family(s.training_instance_type) in NVME_FAMILIES
-               else {"volume_kms_key_id": s.kms_key_arn}),
+            **({"volume_kms_key_id": s.kms_key_arn} if s.training_volume_kms else {}),
         ),
         stopping_condition=StoppingCondition(
             max_runtime_in_seconds=max_runtime,
@@ -257,10 +330,8 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(f"{s.code_prefix}/sourcedir.tar.gz"),
             "problem_type": s.problem_type,
-            "num_round": 300,
-            "max_depth": 4,
-            "eta": 0.1,
-            "device": "cuda" if gpu else "cpu",
+            **HYPERPARAMETERS,
+            # no "device": train.py chooses cuda or cpu on the host, from the GPUs it finds there
         },
         tags=[Tag(key=k, value=v) for k, v in s.tags.items()] or None,
     )
@@ -327,7 +398,8 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
                 processing_input("test", preprocessed["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
             ],
             outputs=[output("evaluation")] + ([output("clarify")] if s.clarify else []),
-            arguments=["--problem-type", s.problem_type, *clarify_arguments],
+            arguments=["--problem-type", s.problem_type, "--quality-metric", s.quality_metric,
+                       "--quality-threshold", str(s.quality_threshold), *clarify_arguments],
         ),
         property_files=[evaluation_report],
     )
@@ -340,8 +412,8 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
     if s.clarify:
         clarify_prefix = step_evaluate.properties.ProcessingOutputConfig.Outputs["clarify"].S3Output.S3Uri
         clarify = Processor(role=s.role_arn, image_uri=image_uris.retrieve("clarify", s.region), instance_count=1,
-                            instance_type=processing_instance_type, volume_kms_key=s.kms_key_arn,
-                            output_kms_key=s.kms_key_arn, base_job_name=f"{s.pipeline_name}-clarify",
+                            instance_type=s.processing_instance_type, output_kms_key=s.kms_key_arn,
+                            **processing_volume_key, base_job_name=f"{s.pipeline_name}-clarify",
                             sagemaker_session=session, tags=tags)
         for kind in [k for k, on in (("bias", s.bias), ("explainability", s.explainability)) if on]:
             result_uri = Join(on="/", values=[execution_prefix, f"clarify-{kind}"])
@@ -398,64 +470,77 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         clarify_drift["explainability"] = DriftCheckExplainability(
             config_file=FileSource(content_type="application/json", s3_uri=clarify_configs["explainability"]),
             constraints=json_source(clarify_results["explainability"]))
-    step_register = ModelStep(
-        name="RegisterModel",
-        step_args=model_builder().register(
-            model_package_group_name=s.model_package_group_name,
-            content_types=["text/csv"],
-            response_types=["text/csv"],
-            inference_instances=["ml.g5.xlarge", "ml.g4dn.xlarge", "ml.m5.xlarge", "ml.c5.xlarge"],
-            transform_instances=["ml.m5.xlarge"],
-            approval_status=approval_status,
-            description=f"{s.pipeline_name} trained from {s.code_version}",
-            model_metrics=ModelMetrics(
-                model_quality=ModelQuality(
-                    statistics=json_source(evaluation_uri),
-                    constraints=json_source(step_model_baseline.properties.CalculatedBaselineConstraints)),
-                model_data_quality=ModelDataQuality(
-                    statistics=json_source(step_baseline.properties.CalculatedBaselineStatistics),
-                    constraints=json_source(step_baseline.properties.CalculatedBaselineConstraints),
-                ),
-                **clarify_metrics,
-            ),
-            drift_check_baselines=DriftCheckBaselines(
-                model_quality=DriftCheckModelQuality(
-                    statistics=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckStatistics),
-                    constraints=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckConstraints),
-                ),
-                model_data_quality=DriftCheckModelDataQuality(
-                    statistics=json_source(step_baseline.properties.BaselineUsedForDriftCheckStatistics),
-                    constraints=json_source(step_baseline.properties.BaselineUsedForDriftCheckConstraints),
-                ),
-                **clarify_drift,
-            ),
-            customer_metadata_properties={"code_version": s.code_version, "problem_type": s.problem_type,
-                                          "quality_metric": s.quality_metric},
-        ),
-    )
-
     metric_value = JsonGet(step_name=step_evaluate.name, property_file=evaluation_report,
                            json_path=f"{METRIC_SECTIONS[s.problem_type]}.{s.quality_metric}.value")
+    register_args = model_builder().register(
+        model_package_group_name=s.model_package_group_name,
+        content_types=["text/csv"],
+        response_types=["text/csv"],
+        inference_instances=["ml.g5.xlarge", "ml.g4dn.xlarge", "ml.m5.xlarge", "ml.c5.xlarge"],
+        transform_instances=["ml.m5.xlarge"],
+        # literal: nothing an execution passes in can register an approved package
+        approval_status=APPROVAL_STATUS,
+        description=f"{s.pipeline_name} trained from {s.git_commit[:12]} on {s.training_data_version[:19]}",
+        model_metrics=ModelMetrics(
+            model_quality=ModelQuality(
+                statistics=json_source(evaluation_uri),
+                constraints=json_source(step_model_baseline.properties.CalculatedBaselineConstraints)),
+            model_data_quality=ModelDataQuality(
+                statistics=json_source(step_baseline.properties.CalculatedBaselineStatistics),
+                constraints=json_source(step_baseline.properties.CalculatedBaselineConstraints),
+            ),
+            **clarify_metrics,
+        ),
+        drift_check_baselines=DriftCheckBaselines(
+            model_quality=DriftCheckModelQuality(
+                statistics=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                constraints=json_source(step_model_baseline.properties.BaselineUsedForDriftCheckConstraints),
+            ),
+            model_data_quality=DriftCheckModelDataQuality(
+                statistics=json_source(step_baseline.properties.BaselineUsedForDriftCheckStatistics),
+                constraints=json_source(step_baseline.properties.BaselineUsedForDriftCheckConstraints),
+            ),
+            **clarify_drift,
+        ),
+        customer_metadata_properties=s.lineage(),
+        metadata_properties=MetadataProperties(commit_id=s.git_commit, repository=s.git_repository,
+                                               generated_by=s.build_id),
+        model_card=ModelPackageModelCard(
+            model_card_content=model_card_content(s, xgboost_image, {
+                MODEL_ARTIFACT: model_artifacts,
+                TEST_DATA: preprocessed["test"].S3Output.S3Uri,
+                METRIC_VALUE: metric_value,
+            }),
+            model_card_status="Draft",
+        ),
+    )
+    # ModelBuilder.register() takes no tags: the package is tagged like the team's other resources here
+    if tags:
+        register_args.create_model_package_request["Tags"] = tags
+    step_register = ModelStep(name="RegisterModel", step_args=register_args)
+
     lower_is_better = s.quality_metric in LOWER_IS_BETTER
     condition_class = ConditionLessThanOrEqualTo if lower_is_better else ConditionGreaterThanOrEqualTo
     step_fail = FailStep(
         name="FailQualityGate",
         error_message=Join(on="", values=[
             f"quality gate failed: {s.quality_metric} = ", metric_value,
-            f", required {'<=' if lower_is_better else '>='} ", quality_threshold,
+            f", required {'<=' if lower_is_better else '>='} {s.quality_threshold}",
         ]),
     )
     step_gate = ConditionStep(
         name="QualityGate",
-        conditions=[condition_class(left=metric_value, right=quality_threshold)],
+        conditions=[condition_class(left=metric_value, right=s.quality_threshold)],
         if_steps=[step_register],
         else_steps=[step_fail],
     )
 
     return Pipeline(
         name=s.pipeline_name,
-        parameters=[input_data, training_instance_type, training_instance_count, processing_instance_type,
-                    quality_threshold, approval_status],
+        parameters=[],
+        # no experiment tracking: the SDK's default would need sagemaker:CreateExperiment and trial permissions
+        # the team role does not have, and the package's lineage already names the execution's inputs
+        pipeline_experiment_config=None,
         steps=[step_preprocess, step_train, step_baseline,
                *([step_clarify_model] if step_clarify_model else []), step_evaluate, step_model_baseline,
                *clarify_steps.values(), step_gate],

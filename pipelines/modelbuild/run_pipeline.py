@@ -2,29 +2,42 @@
 """Entry points of the model build.
 
     python run_pipeline.py definition --out pipeline.json   # offline: no credentials, no network
-    python run_pipeline.py run                              # CodeBuild: upload code, upsert, start, wait
+    python run_pipeline.py run                              # CodeBuild: data, code, upsert, start, wait
 
 Settings come from the MODEL_FACTORY_SETTINGS environment variable (JSON, written by the factory into
 the CodeBuild project from config/factory.yaml) or, for `definition`, from --settings FILE or the
-example settings below.
+example settings below. A setting this copy of the code does not know (a newer factory) is reported and
+ignored, so that a factory upgrade never breaks a team repository.
+
+`run` needs what CodeBuild is given by the build pipeline: GIT_COMMIT (the source action's commit),
+TRIGGER (the pipeline variable: push, schedule or drift), PIPELINE_EXECUTION_ID and CODEPIPELINE_NAME
+(to tell a push from a start by hand), and CODEBUILD_BUILD_ARN.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
 import sys
 import tarfile
 import time
-from dataclasses import asdict, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CODE = HERE / "code"
-SEED_DATA = HERE / "data" / "transactions.csv"
+DATA = HERE / "data"
 TERMINAL_STATES = {"Succeeded", "Failed", "Stopped"}
+TRIGGERS = ("push", "schedule", "drift", "manual")
+# CodePipeline trigger types of an execution nobody asked for by hand (GetPipelineExecution trigger.triggerType)
+AUTOMATIC_TRIGGER_TYPES = {"CreatePipeline", "CloudWatchEvent", "PollForSourceChanges", "Webhook", "WebhookV2",
+                           "PutActionRevision"}
+SEED_OBJECT = "seed.csv"
+# the build stops polling this long before CodeBuild's own timeout, to stop the execution and say so
+STOP_MARGIN_SECONDS = 600
 
 EXAMPLE_SETTINGS = {
     "region": "eu-west-1",
@@ -34,6 +47,7 @@ EXAMPLE_SETTINGS = {
     "bucket": "mf-fraud-artifacts-example",
     "kms_key_arn": "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000",
     "training_instance_type": "ml.g5.xlarge",
+    "training_volume_kms": False,
     "use_spot": True,
 }
 
@@ -73,38 +87,180 @@ def quiet_sdk_logs() -> None:
         handler.setLevel(logging.WARNING)
 
 
-def load_settings(settings_file: Path | None, code_version: str | None = None):
+def raw_settings(settings_file: Path | None) -> dict:
+    if settings_file is not None:
+        return json.loads(settings_file.read_text())
+    if os.environ.get("MODEL_FACTORY_SETTINGS"):
+        return json.loads(os.environ["MODEL_FACTORY_SETTINGS"])
+    return dict(EXAMPLE_SETTINGS)
+
+
+def settings_from(raw: dict, warn=print):
+    """PipelineSettings from the factory's JSON; keys this code does not know are reported and ignored."""
     from pipeline import PipelineSettings
 
-    if settings_file is not None:
-        raw = json.loads(settings_file.read_text())
-    elif os.environ.get("MODEL_FACTORY_SETTINGS"):
-        raw = json.loads(os.environ["MODEL_FACTORY_SETTINGS"])
-    else:
-        raw = dict(EXAMPLE_SETTINGS)
     known = {f.name for f in fields(PipelineSettings)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise BuildError(f"unknown pipeline setting(s): {', '.join(unknown)}")
-    if code_version:
-        raw["code_version"] = code_version
+        warn(f"model build: ignoring setting(s) this code does not know: {', '.join(unknown)} "
+             "(a newer factory; update the repository's copy of the seed code to use them)")
     try:
-        return PipelineSettings(**raw)
+        return PipelineSettings(**{k: v for k, v in raw.items() if k in known})
     except (TypeError, ValueError) as error:
         raise BuildError(f"pipeline settings: {error}") from None
 
 
+def load_settings(settings_file: Path | None, warn=print):
+    return settings_from(raw_settings(settings_file), warn=warn)
+
+
 def write_definition(out: Path, settings_file: Path | None) -> None:
-    region = (json.loads(settings_file.read_text()) if settings_file else EXAMPLE_SETTINGS)["region"]
-    prepare_sdk_environment(region, offline=True)
+    prepare_sdk_environment(raw_settings(settings_file)["region"], offline=True)
     from pipeline import build_pipeline
 
-    pipeline = build_pipeline(load_settings(settings_file))
+    pipeline = build_pipeline(load_settings(settings_file, warn=lambda line: print(line, file=sys.stderr)))
     definition = json.loads(pipeline.definition())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(definition, indent=2, sort_keys=True) + "\n")
     print(f"pipeline definition: {out} ({len(definition['Steps'])} top-level steps)")
 
+
+# --- lineage ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Lineage:
+    git_commit: str
+    build_id: str
+    trigger: str
+
+
+def resolve_trigger(variable: str, execution_trigger_type: str | None) -> str:
+    """push, schedule, drift or manual: the schedule and the drift function say so in the pipeline variable
+    Trigger; otherwise a push unless somebody started the execution by hand."""
+    if variable in ("schedule", "drift"):
+        return variable
+    if variable not in ("", "push"):
+        raise BuildError(f"TRIGGER: {variable!r} is not one of {', '.join(TRIGGERS)}")
+    return "manual" if execution_trigger_type == "StartPipelineExecution" else "push"
+
+
+def lineage_from_environment(env, codepipeline) -> Lineage:
+    commit = env.get("GIT_COMMIT", "").strip()
+    if not commit or commit.startswith("#{"):
+        raise BuildError("GIT_COMMIT is not set: the build must be started by its CodePipeline, whose source "
+                         "action names the commit (a build without a commit cannot be traced)")
+    trigger_type = None
+    variable = env.get("TRIGGER", "push").strip()
+    if variable in ("", "push") and env.get("PIPELINE_EXECUTION_ID"):
+        trigger_type = aws_call(
+            "codepipeline:GetPipelineExecution", env.get("CODEPIPELINE_NAME", "?"),
+            lambda: codepipeline.get_pipeline_execution(
+                pipelineName=env["CODEPIPELINE_NAME"], pipelineExecutionId=env["PIPELINE_EXECUTION_ID"],
+            )["pipelineExecution"].get("trigger", {}).get("triggerType"))
+    return Lineage(git_commit=commit, build_id=env.get("CODEBUILD_BUILD_ARN", "unknown"),
+                   trigger=resolve_trigger(variable, trigger_type))
+
+
+def aws_call(name: str, resource: str, call):
+    """Run one AWS call; a ClientError becomes the build's one line naming the call, resource and code."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return call()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        message = error.response.get("Error", {}).get("Message", "")
+        raise BuildError(f"{name} on {resource} failed: {code}: {message}") from None
+    except BotoCoreError as error:
+        raise BuildError(f"{name} on {resource} failed: {error}") from None
+
+
+# --- training data --------------------------------------------------------------------------------------
+
+def split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise BuildError(f"data_s3_uri: {uri!r} is not an s3:// prefix")
+    bucket, prefix = uri[5:].split("/", 1)
+    return bucket, prefix
+
+
+def list_csv_objects(s3, uri: str) -> list[dict]:
+    bucket, prefix = split_s3(uri)
+    objects: list[dict] = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in aws_call("s3:ListObjectsV2", uri, lambda: list(paginator.paginate(Bucket=bucket, Prefix=prefix))):
+        objects.extend(o for o in page.get("Contents", []) if o["Key"].endswith(".csv"))
+    return sorted(objects, key=lambda o: o["Key"])
+
+
+def data_version(objects: list[dict]) -> str:
+    """sha256 over the key, ETag and size of every CSV the preprocess step reads: equal data, equal version."""
+    digest = hashlib.sha256()
+    for o in objects:
+        digest.update(f"{o['Key']}\t{o['ETag'].strip(chr(34))}\t{o['Size']}\n".encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def seed_csv(problem_type: str, label: str, features: list[str]) -> bytes | None:
+    """The repository's seed data for a model: data/transactions.csv for the default binary model, else
+    generated by data/seed_data.py for the model's problem type, label and features; None without data/."""
+    committed = DATA / "transactions.csv"
+    if problem_type == "binary_classification" and not features and label == "is_fraud" and committed.exists():
+        return committed.read_bytes()
+    if not (DATA / "seed_data.py").exists():
+        return None
+    sys.path.insert(0, str(DATA))
+    import seed_data
+
+    frame = seed_data.generate(problem_type, label=label, features=features)
+    return frame.to_csv(index=False).encode()
+
+
+def ensure_training_data(s3, settings, out=print) -> tuple[str, int]:
+    """(data version, number of CSV objects) of the configured prefix; the seed goes in only when it is empty,
+    never over an object (a conditional put: If-None-Match *)."""
+    uri = settings.training_data_uri
+    objects = list_csv_objects(s3, uri)
+    if not objects:
+        body = seed_csv(settings.problem_type, settings.label, settings.features)
+        if body is None:
+            raise BuildError(f"data_s3_uri: {uri} has no CSV files and the repository has no seed data (data/): "
+                             "upload the training data there")
+        bucket, prefix = split_s3(uri)
+        from botocore.exceptions import ClientError
+
+        try:
+            s3.put_object(Bucket=bucket, Key=prefix + SEED_OBJECT, Body=body, IfNoneMatch="*",
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId=settings.kms_key_arn)
+            out(f"model build: {uri} was empty: uploaded the seed data as {SEED_OBJECT}")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                code = error.response.get("Error", {}).get("Code", "Unknown")
+                raise BuildError(f"s3:PutObject on {uri}{SEED_OBJECT} failed: {code}") from None
+        objects = list_csv_objects(s3, uri)
+    return data_version(objects), len(objects)
+
+
+# --- the registry --------------------------------------------------------------------------------------
+
+def newest_package(sagemaker_client, group: str) -> dict | None:
+    """DescribeModelPackage of the group's newest version, or None when the group has none."""
+    summaries = aws_call("sagemaker:ListModelPackages", group, lambda: sagemaker_client.list_model_packages(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending", MaxResults=1,
+    )["ModelPackageSummaryList"])
+    if not summaries:
+        return None
+    arn = summaries[0]["ModelPackageArn"]
+    return aws_call("sagemaker:DescribeModelPackage", arn,
+                    lambda: sagemaker_client.describe_model_package(ModelPackageName=arn))
+
+
+def unchanged_since(package: dict | None, commit: str, version: str) -> bool:
+    properties = (package or {}).get("CustomerMetadataProperties", {})
+    return properties.get("git_commit") == commit and properties.get("training_data_version") == version
+
+
+# --- code and the execution ----------------------------------------------------------------------------
 
 def source_archive() -> bytes:
     """code/ as the sourcedir.tar.gz the XGBoost container's script mode unpacks."""
@@ -115,63 +271,95 @@ def source_archive() -> bytes:
     return buffer.getvalue()
 
 
-def upload_code_and_data(s3, settings) -> None:
+def upload_code(s3, settings) -> None:
     def put(uri: str, body: bytes) -> None:
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms",
-                      SSEKMSKeyId=settings.kms_key_arn)
+        bucket, key = split_s3(uri)
+        aws_call("s3:PutObject", uri, lambda: s3.put_object(
+            Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=settings.kms_key_arn))
 
     put(f"{settings.code_prefix}/sourcedir.tar.gz", source_archive())
     for script in ("preprocess.py", "evaluate.py"):
         put(f"{settings.code_prefix}/{script}", (CODE / script).read_bytes())
-    if SEED_DATA.exists():
-        put(settings.default_input_uri, SEED_DATA.read_bytes())
 
 
 def wait_for_execution(sagemaker_client, execution_arn: str, *, poll_seconds: float, timeout_seconds: float,
-                       sleep=time.sleep) -> str:
-    """Poll until the execution ends; raise BuildError naming the failed step unless it succeeded."""
-    deadline = time.monotonic() + timeout_seconds
+                       sleep=time.sleep, clock=time.monotonic) -> str:
+    """Poll until the execution ends; raise BuildError naming the failed step unless it succeeded. At the
+    timeout the execution is stopped (it must not register a model after its build has failed)."""
+    deadline = clock() + timeout_seconds
     while True:
-        status = sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        status = aws_call("sagemaker:DescribePipelineExecution", execution_arn,
+                          lambda: sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
         state = status["PipelineExecutionStatus"]
         if state in TERMINAL_STATES:
             break
-        if time.monotonic() > deadline:
-            raise BuildError(f"pipeline execution {execution_arn} still {state} after {timeout_seconds:.0f} s")
+        if clock() > deadline:
+            aws_call("sagemaker:StopPipelineExecution", execution_arn, lambda: sagemaker_client.stop_pipeline_execution(
+                PipelineExecutionArn=execution_arn,
+                ClientRequestToken=hashlib.sha256(execution_arn.encode()).hexdigest()))
+            raise BuildError(f"pipeline execution {execution_arn} still {state} after {timeout_seconds:.0f} s: "
+                             "stopped it, nothing is registered")
         sleep(poll_seconds)
     if state == "Succeeded":
         return state
-    steps = sagemaker_client.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn)["PipelineExecutionSteps"]
+    steps: list[dict] = []
+    paginator = sagemaker_client.get_paginator("list_pipeline_execution_steps")
+    for page in aws_call("sagemaker:ListPipelineExecutionSteps", execution_arn,
+                         lambda: list(paginator.paginate(PipelineExecutionArn=execution_arn))):
+        steps.extend(page["PipelineExecutionSteps"])
     failed = [s for s in steps if s.get("StepStatus") in ("Failed", "Stopped")]
     detail = "; ".join(f"{s['StepName']}: {s.get('FailureReason', s['StepStatus'])}" for s in failed)
     reason = detail or status.get("FailureReason", "no failure reason reported")
     raise BuildError(f"pipeline execution {state.lower()}: {reason}")
 
 
-def run(settings_file: Path | None) -> None:
-    settings_region = (json.loads(os.environ.get("MODEL_FACTORY_SETTINGS", "{}")) or EXAMPLE_SETTINGS)["region"]
-    prepare_sdk_environment(settings_region, offline=False)
+def clients(region: str) -> dict:
     import boto3
+    from botocore.config import Config
+
+    # standard retry mode: throttling and transient errors are retried with backoff, a bounded number of times
+    config = Config(retries={"mode": "standard", "max_attempts": 10})
+    session = boto3.Session(region_name=region)
+    return {name: session.client(name, config=config) for name in ("s3", "sagemaker", "codepipeline")}
+
+
+def run(settings_file: Path | None, env=os.environ, aws: dict | None = None, out=print) -> str:
+    """The build: returns "skipped" (nothing new to train) or the execution's ARN once it succeeded."""
+    raw = raw_settings(settings_file)
+    prepare_sdk_environment(raw["region"], offline=False)
+    settings = settings_from(raw, warn=out)
+    aws = aws or clients(settings.region)
+    lineage = lineage_from_environment(env, aws["codepipeline"])
+    version, count = ensure_training_data(aws["s3"], settings, out=out)
+    settings = replace(settings, git_commit=lineage.git_commit, build_id=lineage.build_id, trigger=lineage.trigger,
+                       training_data_version=version)
+    newest = newest_package(aws["sagemaker"], settings.model_package_group_name)
+    if unchanged_since(newest, lineage.git_commit, version):
+        out(f"model build: nothing new to train: code {lineage.git_commit[:12]} and data {version[:19]} "
+            f"({settings.training_data_uri}) are those of {newest['ModelPackageArn']}; no package registered")
+        return "skipped"
+    out(f"model build: {lineage.trigger} build of {lineage.git_commit[:12]} on {count} CSV file(s) under "
+        f"{settings.training_data_uri} ({version[:19]})")
+    upload_code(aws["s3"], settings)
     from pipeline import build_pipeline
 
-    settings = load_settings(settings_file, code_version=os.environ.get("CODEBUILD_RESOLVED_SOURCE_VERSION"))
-    session = boto3.Session(region_name=settings.region)
-    upload_code_and_data(session.client("s3"), settings)
     pipeline = build_pipeline(settings)
-    pipeline.upsert(role_arn=settings.role_arn, description=f"Model Factory build of {settings.pipeline_name}",
-                    tags=[{"Key": k, "Value": v} for k, v in settings.tags.items()] or None)
-    client = session.client("sagemaker")
-    execution_arn = client.start_pipeline_execution(
-        PipelineName=settings.pipeline_name,
-        PipelineExecutionDisplayName=f"build-{settings.code_version[:12]}",
-        PipelineExecutionDescription=f"code {settings.code_version}",
-    )["PipelineExecutionArn"]
-    print(f"started {execution_arn}")
-    # CodeBuild's own timeout is the runtime limit plus margin; stop polling a little before it.
-    timeout = (settings.max_runtime_minutes + 90) * 60
-    wait_for_execution(client, execution_arn, poll_seconds=60, timeout_seconds=timeout)
-    print(f"pipeline execution succeeded: {execution_arn}")
+    tags = [{"Key": k, "Value": v} for k, v in settings.tags.items()] or None
+    aws_call("sagemaker:UpsertPipeline", settings.pipeline_name, lambda: pipeline.upsert(
+        role_arn=settings.role_arn, description=f"Model Factory build of {settings.pipeline_name}", tags=tags))
+    execution_arn = aws_call("sagemaker:StartPipelineExecution", settings.pipeline_name,
+                             lambda: aws["sagemaker"].start_pipeline_execution(
+                                 PipelineName=settings.pipeline_name,
+                                 PipelineExecutionDisplayName=f"{lineage.trigger}-{lineage.git_commit[:12]}",
+                                 PipelineExecutionDescription=f"{lineage.trigger} build of {lineage.git_commit}",
+                                 # one execution per build, whatever retries the client makes
+                                 ClientRequestToken=hashlib.sha256(lineage.build_id.encode()).hexdigest()[:64],
+                             )["PipelineExecutionArn"])
+    out(f"started {execution_arn}")
+    timeout = max(settings.build_timeout_minutes * 60 - STOP_MARGIN_SECONDS, 60)
+    wait_for_execution(aws["sagemaker"], execution_arn, poll_seconds=60, timeout_seconds=timeout)
+    out(f"pipeline execution succeeded: {execution_arn}")
+    return execution_arn
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,26 +14,15 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from stacks.config.fields import Strict, field_error
+from stacks.config.instances import (
+    GPU_COUNT,
+    INSTANCE_TYPE_PATTERN,
+    accepts_volume_kms_key,
+    gpu_count,
+    instance_family,
+    unsupported_reason,
+)
 
-# GPUs per instance, by SageMaker family and size. GPUUtilization and GPUMemoryUtilization in
-# /aws/sagemaker/Endpoints range over 0-100 x this number, so GPU targets are normalised by it.
-GPU_COUNT: dict[str, dict[str, int]] = {
-    "g4dn": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4},
-    "g5": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
-           "48xlarge": 8},
-    "g6": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
-           "48xlarge": 8},
-    "g6e": {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
-            "48xlarge": 8},
-    "p3": {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8},
-    "p3dn": {"24xlarge": 8},
-    "p4d": {"24xlarge": 8},
-    "p4de": {"24xlarge": 8},
-    "p5": {"48xlarge": 8},
-    "p5e": {"48xlarge": 8},
-}
-# Families with local NVMe instance storage reject a volume KMS key on the endpoint config.
-NVME_FAMILIES = {"g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "p5e", "m5d", "c5d", "r5d", "inf2", "trn1"}
 # Approximate on-demand SageMaker real-time hosting prices, USD per instance-hour (us-east-1), used only
 # by the scaling simulator's cost estimate; the comparison with a static fleet does not depend on them.
 HOURLY_PRICE_USD = {
@@ -43,7 +32,6 @@ HOURLY_PRICE_USD = {
     "ml.p4d.24xlarge": 37.69, "ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461,
     "ml.c5.xlarge": 0.204, "ml.c5.2xlarge": 0.408,
 }
-INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.([a-z0-9-]+)\.([a-z0-9]+)$")
 MODEL_PACKAGE_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/[0-9]+$"
 )
@@ -52,24 +40,18 @@ CRON_PATTERN = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 SAFETY_FACTOR = 0.5
 
 
-def instance_family(instance_type: str) -> str:
-    return INSTANCE_TYPE_PATTERN.match(instance_type).group(1)
-
-
 def looks_like_gpu(instance_type: str) -> bool:
     family = instance_family(instance_type)
     return family in GPU_COUNT or family[0] in ("g", "p")
-
-
-def gpu_count(instance_type: str) -> int | None:
-    match = INSTANCE_TYPE_PATTERN.match(instance_type)
-    return GPU_COUNT.get(match.group(1), {}).get(match.group(2))
 
 
 def _instance_type(value: str) -> str:
     if not INSTANCE_TYPE_PATTERN.match(value):
         raise PydanticCustomError("instance_type", "must be a SageMaker instance type such as ml.g5.xlarge "
                                   "(starts with 'ml.')")
+    reason = unsupported_reason(value, "endpoint")
+    if reason:
+        raise PydanticCustomError("instance_type", reason)
     return value
 
 
@@ -191,7 +173,7 @@ class EndpointSettings(Strict):
 
     @property
     def volume_accepts_kms_key(self) -> bool:
-        return instance_family(self.instance_type) not in NVME_FAMILIES
+        return accepts_volume_kms_key(self.instance_type)
 
     @property
     def invocations_target_per_instance(self) -> float:

@@ -15,8 +15,10 @@ from pydantic import EmailStr, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
 from stacks.common.monitor_images import CLARIFY_REGISTRIES
+from stacks.common.naming import artifact_bucket_name
 from stacks.config.fields import (
     AccountId,
+    BucketName,
     ConfigError,
     Region,
     Slug,
@@ -54,6 +56,8 @@ class TeamConfig(Strict):
     # at 100 % of the budget: stop new training after an approver approves (manual), at once, or never
     budget_action: Literal["manual", "automatic", "off"] = "manual"
     approvers: list[EmailStr] = Field(min_length=1)
+    # buckets other than the team's artifact bucket that models[].training.data_s3_uri may read from
+    data_buckets: list[BucketName] = []
     models: list[ModelConfig] = []
 
     @model_validator(mode="after")
@@ -103,9 +107,17 @@ class FactoryConfig(Strict):
                         {"where": f"teams[{team_index}].accounts.{stage}", "got": target,
                          "message": f"is the factory account of team {owner}: endpoints run in the team's own "
                                     "factory account or in accounts of their own"})
+            allowed_buckets = {artifact_bucket_name(team.name, team.account, team.region), *team.data_buckets}
             for model_index, model in enumerate(team.models):
                 where = f"teams[{team_index}].models[{model_index}]"
                 _check_monitor_names(team.name, model, where)
+                data = model.training.data_s3_uri
+                if data is not None and data.split("/")[2] not in allowed_buckets:
+                    raise PydanticCustomError(
+                        "field_error", "{where}: {message}",
+                        {"where": f"{where}.training.data_s3_uri", "got": data,
+                         "message": f"is outside the team's artifact bucket and teams[{team_index}].data_buckets "
+                                    f"({', '.join(sorted(allowed_buckets))})"})
                 clarify = [k for k in ("bias", "explainability") if getattr(model.monitoring, k)]
                 if clarify and team.region not in CLARIFY_REGISTRIES:
                     raise PydanticCustomError(

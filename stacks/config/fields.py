@@ -109,6 +109,8 @@ Region = Annotated[str, AfterValidator(_region)]
 InstanceType = Annotated[str, AfterValidator(_instance_type)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_tag_key)]
 TagValue = Annotated[str, Field(max_length=256)]
+# S3 bucket naming rules (S3 user guide, "General purpose bucket naming rules")
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
 
 
 class Strict(BaseModel):

@@ -11,7 +11,8 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from stacks.config.endpoint import StageEndpoints
-from stacks.config.fields import InstanceType, Schedule, Slug, Strict, matching
+from stacks.config.fields import InstanceType, Schedule, Slug, Strict, field_error, matching
+from stacks.config.instances import unsupported_reason
 
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
@@ -39,16 +40,70 @@ def _monitor_schedule(value: str) -> str:
     return value
 
 
-
 ProblemType = Literal["binary_classification", "multiclass_classification", "regression"]
+# The label column of each problem type's seed data (pipelines/modelbuild/data/seed_data.py);
+# models[].training.label overrides it.
+DEFAULT_LABELS = {"binary_classification": "is_fraud", "multiclass_classification": "segment",
+                  "regression": "demand"}
+S3_PREFIX_PATTERN = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(\S+)$")
+COLUMN_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# CodeBuild's timeoutInMinutes is 5-2160 (CodeBuild API reference, CreateProject). The build waits for the
+# whole SageMaker Pipeline: training (up to MaxWaitTimeInSeconds = 2 x runtime with spot) plus this margin
+# for preprocessing, baselines, evaluation and registration.
+CODEBUILD_MAX_MINUTES = 2160
+BUILD_MARGIN_MINUTES = 120
 
+
+def _training_instance_type(value: str) -> str:
+    reason = unsupported_reason(value, "training")
+    if reason:
+        raise PydanticCustomError("instance_type", reason)
+    return value
+
+
+def _s3_prefix(value: str) -> str:
+    match = S3_PREFIX_PATTERN.match(value)
+    if not match or ".." in match.group(1):
+        raise PydanticCustomError("s3_prefix", "must be an s3:// prefix such as s3://<bucket>/<path>/")
+    return value if value.endswith("/") else value + "/"
+
+
+Column = Annotated[str, matching(COLUMN_PATTERN, "a column name of letters, digits and '_' (at most 64)")]
 
 
 class TrainingConfig(Strict):
-    instance_type: InstanceType = "ml.m5.xlarge"
+    instance_type: Annotated[InstanceType, AfterValidator(_training_instance_type)] = "ml.m5.xlarge"
     instance_count: int = Field(default=1, ge=1, le=100)
     use_spot: bool = False
+    # SageMaker's MaxRuntimeInSeconds allows 28 days; the build's wait (below) allows less
     max_runtime_minutes: int = Field(default=120, gt=0, le=40320)
+    # where the build reads its training data (every CSV under the prefix); default: a prefix in the team
+    # bucket. The build never writes there, except the seed data into an empty prefix.
+    data_s3_uri: Annotated[str, AfterValidator(_s3_prefix)] | None = None
+    label: Column | None = None
+    # the feature columns of the seed data (and of the input schema); default: the seed data's own
+    features: list[Column] = Field(default=[], max_length=200)
+
+    @model_validator(mode="after")
+    def _build_can_wait_for_training(self) -> TrainingConfig:
+        wait = self.max_runtime_minutes * (2 if self.use_spot else 1)
+        if wait + BUILD_MARGIN_MINUTES > CODEBUILD_MAX_MINUTES:
+            factor = 2 if self.use_spot else 1
+            raise field_error(
+                "max_runtime_minutes",
+                f"the build waits for training ({'2 x ' if self.use_spot else ''}{self.max_runtime_minutes} min"
+                f"{' with spot' if self.use_spot else ''}) plus {BUILD_MARGIN_MINUTES} min, more than CodeBuild's "
+                f"{CODEBUILD_MAX_MINUTES}-minute limit: at most {(CODEBUILD_MAX_MINUTES - BUILD_MARGIN_MINUTES) // factor}",
+                self.max_runtime_minutes)
+        if self.label is not None and self.label in self.features:
+            raise field_error("features", f"must not contain the label column {self.label!r}", self.label)
+        if len(set(self.features)) != len(self.features):
+            raise field_error("features", "must not repeat a column", self.features)
+        return self
+
+    @property
+    def build_timeout_minutes(self) -> int:
+        return self.max_runtime_minutes * (2 if self.use_spot else 1) + BUILD_MARGIN_MINUTES
 
 
 Branch = Annotated[str, matching(BRANCH_PATTERN, "a git branch name")]
@@ -71,10 +126,6 @@ class CodeConnectionsSource(Strict):
 class QualityGate(Strict):
     metric: str
     threshold: float
-
-
-# The label column of the seed data (pipelines/modelbuild/data); models[].monitoring.label overrides it.
-DEFAULT_LABEL = "is_fraud"
 
 
 class BiasFacet(Strict):
@@ -128,6 +179,8 @@ class ModelMonitoring(Strict):
 
 class ModelConfig(Strict):
     name: Slug
+    # what the model is for: the intended use on its model cards and in the catalog
+    description: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
     problem_type: ProblemType = "binary_classification"
     training: TrainingConfig = TrainingConfig()
     source: Annotated[CodeCommitSource | CodeConnectionsSource, Field(discriminator="provider")] = (
@@ -137,6 +190,19 @@ class ModelConfig(Strict):
     quality_gate: QualityGate | None = None
     endpoint: StageEndpoints = StageEndpoints()
     monitoring: ModelMonitoring = ModelMonitoring()
+
+    @model_validator(mode="after")
+    def _one_label(self) -> ModelConfig:
+        training, monitoring = self.training.label, self.monitoring.label
+        if training is not None and monitoring is not None and training != monitoring:
+            raise field_error("monitoring.label", f"differs from training.label ({training!r}): the model has one "
+                              "label column", monitoring)
+        return self
+
+    @property
+    def label(self) -> str:
+        """The label column: training.label, else monitoring.label, else the seed data's."""
+        return self.training.label or self.monitoring.label or DEFAULT_LABELS[self.problem_type]
 
     @model_validator(mode="after")
     def _check_quality_gate(self) -> ModelConfig:

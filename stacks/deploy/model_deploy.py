@@ -35,7 +35,7 @@ from stacks.common.naming import (
     target_role_arn,
     team_stack_name,
 )
-from stacks.config.model import DEFAULT_LABEL, ModelConfig
+from stacks.config.model import ModelConfig
 from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ class ModelDeploy(Construct):
             # cost allocation: the endpoint stacks carry the team's tags like every other resource
             "tags": dict(sorted((tags or {}).items())),
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
-            "problem_type": model.problem_type, "label": model.monitoring.label or DEFAULT_LABEL,
+            "problem_type": model.problem_type, "label": model.label,
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
             "monitoring": {

@@ -26,6 +26,7 @@ class SageMakerExecutionRole(Construct):
         key: kms.IKey,
         model_package_group_names: Sequence[str],
         clarify: bool = False,
+        external_training_data: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -111,10 +112,25 @@ class SageMakerExecutionRole(Construct):
                 iam.PolicyStatement(
                     sid="ModelRegistry",
                     actions=["sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages",
-                             "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"],
+                             "sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                             # CreateModelPackage with Tags needs AddTags on the package
+                             "sagemaker:AddTags"],
                     resources=[*group_arns, *package_arns],
                 )
             )
+        for index, uri in enumerate(external_training_data):
+            data_bucket, prefix = uri[5:].split("/", 1)
+            bucket_arn = f"arn:{stack.partition}:s3:::{data_bucket}"
+            policy.add_statements(
+                iam.PolicyStatement(sid=f"ListTrainingData{index}", actions=["s3:ListBucket"], resources=[bucket_arn],
+                                    conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
+                iam.PolicyStatement(sid=f"ReadTrainingData{index}", actions=["s3:GetObject"],
+                                    resources=[f"{bucket_arn}/{prefix}*"]),
+            )
+            acknowledge_each(policy.node.default_child, {
+                f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]": (
+                    "Read-only, on exactly the training-data prefix the model's config names "
+                    "(models[].training.data_s3_uri).")})
         self.policy = policy
         self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns, pipeline_jobs)
         if clarify:

@@ -139,3 +139,13 @@ def test_a_retrain_is_counted_per_build_pipeline_for_the_factory_dashboard(aws, 
     assert emf and emf[-1]["ActionRetrain"] == [1.0]
     assert emf[-1]["pipeline"] == PIPELINE
     assert sorted(emf[-1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == ["pipeline", "service"]
+
+
+def test_the_retrain_tells_the_build_it_was_started_by_drift(aws):
+    """CodePipeline V2 StartPipelineExecution takes variables [{name, value}] (CodePipeline API reference);
+    the build records the pipeline variable Trigger as the package's trigger."""
+    aws["app"].handler(alarm(), Context())
+    (summary,) = aws["codepipeline"].list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"]
+    execution = aws["codepipeline"].get_pipeline_execution(pipelineName=PIPELINE,
+                                                            pipelineExecutionId=summary["pipelineExecutionId"])
+    assert execution["pipelineExecution"]["variables"] == [{"name": "Trigger", "resolvedValue": "drift"}]

@@ -24,7 +24,10 @@ BASE = {
     "quality_metric": "auc",
     "quality_threshold": 0.85,
     "tags": {"model-factory:team": "fraud", "model-factory:model": "card-fraud"},
+    "description": "Scores card transactions for fraud before authorisation",
+    "git_repository": "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/mf-fraud-card-fraud-build",
 }
+COMMIT_PLACEHOLDER = "0" * 40
 OFFLINE_WRAPPER = """
 import socket, sys
 import botocore.client
@@ -59,7 +62,7 @@ def render(tmp_path: Path, name: str, **overrides) -> dict:
 @pytest.fixture(scope="module")
 def gpu_spot(tmp_path_factory) -> dict:
     return render(tmp_path_factory.mktemp("def"), "gpu", training_instance_type="ml.g5.xlarge", use_spot=True,
-                  max_runtime_minutes=90)
+                  max_runtime_minutes=90, training_volume_kms=False)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +77,6 @@ def step(definition: dict, name: str) -> dict:
         if candidate["Name"] == name:
             return candidate
     raise KeyError(name)
-
-
-def parameters(definition: dict) -> dict:
-    return {p["Name"]: p for p in definition["Parameters"]}
 
 
 def test_steps_types_and_order(gpu_spot):
@@ -100,16 +99,20 @@ def test_data_flows_preprocess_to_train_to_evaluate(gpu_spot):
     assert channels["train"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"}
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step(gpu_spot, "Evaluate")["Arguments"]["ProcessingInputs"]}
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
-    assert evaluate_inputs["code"] == "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/local/evaluate.py"
+    assert evaluate_inputs["code"] == (
+        f"s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/{COMMIT_PLACEHOLDER}/evaluate.py")
+    raw = step(gpu_spot, "Preprocess")["Arguments"]["ProcessingInputs"][0]["S3Input"]
+    # the configured training-data prefix (default in the team bucket), every CSV under it
+    assert (raw["S3Uri"], raw["S3DataType"]) == ("s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",
+                                                 "S3Prefix")
 
 
-def test_quality_gate_compares_the_metric_with_the_threshold_parameter(gpu_spot, cpu_distributed):
-    assert parameters(gpu_spot)["QualityThreshold"]["DefaultValue"] == 0.85
+def test_quality_gate_compares_the_metric_with_the_configured_threshold(gpu_spot, cpu_distributed):
     condition = step(gpu_spot, "QualityGate")["Arguments"]["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
     assert condition["LeftValue"]["Std:JsonGet"]["PropertyFile"] == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
-    assert condition["RightValue"] == {"Get": "Parameters.QualityThreshold"}
+    assert condition["RightValue"] == 0.85
     # an error metric must stay under its threshold
     regression = step(cpu_distributed, "QualityGate")["Arguments"]["Conditions"][0]
     assert regression["Type"] == "LessThanOrEqualTo"
@@ -120,13 +123,13 @@ def test_fail_step_names_the_metric_and_its_value(gpu_spot):
     fail = step(gpu_spot, "QualityGate")["Arguments"]["ElseSteps"][0]["Arguments"]["ErrorMessage"]["Std:Join"]
     assert fail["Values"][0] == "quality gate failed: auc = "
     assert fail["Values"][1]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
-    assert fail["Values"][3] == {"Get": "Parameters.QualityThreshold"}
+    assert fail["Values"][2] == ", required >= 0.85"
 
 
 def test_registration_is_pending_manual_approval_with_metrics_and_drift_baselines(gpu_spot):
     register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
-    assert parameters(gpu_spot)["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
-    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    # a literal: no execution parameter can register an Approved package past the approvers
+    assert register["ModelApprovalStatus"] == "PendingManualApproval"
     assert register["ModelPackageGroupName"] == "mf-fraud-card-fraud"
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
@@ -149,13 +152,12 @@ def test_data_quality_baseline_is_computed_from_the_training_features(gpu_spot):
 
 def test_gpu_spot_training_from_the_model_config(gpu_spot):
     train = step(gpu_spot, "Train")["Arguments"]
-    assert parameters(gpu_spot)["TrainingInstanceType"]["DefaultValue"] == "ml.g5.xlarge"
-    assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
-    assert "VolumeKmsKeyId" not in train["ResourceConfig"]  # g5 has NVMe instance storage
+    assert train["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"
+    assert "VolumeKmsKeyId" not in train["ResourceConfig"]  # g5 has NVMe instance storage (the factory says so)
     assert train["EnableManagedSpotTraining"] is True
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 5400, "MaxWaitTimeInSeconds": 10800}
     assert train["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
-    assert train["HyperParameters"]["device"] == "cuda"
+    assert "device" not in train["HyperParameters"]  # train.py picks cuda or cpu on the host
     assert train["HyperParameters"]["sagemaker_program"] == '"train.py"'
     assert train["OutputDataConfig"]["KmsKeyId"] == KEY
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith("/sagemaker-xgboost:3.2-0")
@@ -164,29 +166,73 @@ def test_gpu_spot_training_from_the_model_config(gpu_spot):
 def test_cpu_training_without_spot_encrypts_its_volume_and_shards_data(cpu_distributed):
     train = step(cpu_distributed, "Train")["Arguments"]
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == KEY
-    assert parameters(cpu_distributed)["TrainingInstanceCount"]["DefaultValue"] == 3
+    assert train["ResourceConfig"]["InstanceCount"] == 3
     assert "EnableManagedSpotTraining" not in train or train["EnableManagedSpotTraining"] is False
     assert "CheckpointConfig" not in train
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 7200}
-    assert train["HyperParameters"]["device"] == "cpu"
+    assert "device" not in train["HyperParameters"]
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in train["InputDataConfig"]}
     assert channels["train"]["S3DataDistributionType"] == "ShardedByS3Key"
     assert channels["validation"]["S3DataDistributionType"] == "FullyReplicated"
     preprocess_args = step(cpu_distributed, "Preprocess")["Arguments"]["AppSpecification"]["ContainerArguments"]
     shards = preprocess_args[preprocess_args.index("--train-shards") + 1]
-    assert shards == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}}
+    assert shards == "3"
 
 
-def test_pipeline_parameters_for_instances_threshold_and_input(gpu_spot):
-    assert set(parameters(gpu_spot)) == {"InputData", "TrainingInstanceType", "TrainingInstanceCount",
-                                         "ProcessingInstanceType", "QualityThreshold", "ModelApprovalStatus"}
-    assert parameters(gpu_spot)["InputData"]["DefaultValue"] == (
-        "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/input/transactions.csv")
+def test_nothing_is_overridable_per_execution_and_no_experiment_is_tracked(gpu_spot, cpu_distributed):
+    # instance types, the data, the gate and the approval status all come from the factory config
+    assert gpu_spot["Parameters"] == [] and cpu_distributed["Parameters"] == []
+    assert gpu_spot["PipelineExperimentConfig"] is None
 
 
-def test_jobs_carry_the_cost_allocation_tags(gpu_spot):
-    tags = step(gpu_spot, "Preprocess")["Arguments"]["Tags"]
-    assert {"Key": "model-factory:model", "Value": "card-fraud"} in tags
+def test_every_job_and_the_package_carry_the_cost_allocation_tags(gpu_spot):
+    tag = {"Key": "model-factory:model", "Value": "card-fraud"}
+    for name in ("Preprocess", "Train", "DataQualityBaseline", "Evaluate", "ModelQualityBaseline"):
+        assert tag in step(gpu_spot, name)["Arguments"]["Tags"], name
+    register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
+    assert tag in register["Tags"]
+
+
+def test_the_package_carries_its_lineage(gpu_spot):
+    register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
+    assert register["CustomerMetadataProperties"] == {
+        "git_commit": COMMIT_PLACEHOLDER, "git_repository": BASE["git_repository"], "build_id": "offline",
+        "trigger": "manual", "training_data_uri": "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",
+        "training_data_version": "offline", "problem_type": "binary_classification", "quality_metric": "auc"}
+    assert register["MetadataProperties"] == {"CommitId": COMMIT_PLACEHOLDER, "Repository": BASE["git_repository"],
+                                              "GeneratedBy": "offline"}
+
+
+def resolve(value, runtime: dict):
+    """A pipeline expression evaluated the way SageMaker does, with `runtime` values for Get/JsonGet."""
+    if isinstance(value, dict) and "Std:Join" in value:
+        return value["Std:Join"]["On"].join(str(resolve(v, runtime)) for v in value["Std:Join"]["Values"])
+    if isinstance(value, dict) and "Get" in value:
+        return runtime[value["Get"]]
+    if isinstance(value, dict) and "Std:JsonGet" in value:
+        return runtime[value["Std:JsonGet"]["Path"]]
+    return value
+
+
+def test_the_model_card_follows_the_model_package_card_schema(gpu_spot):
+    from sagemaker.core.shapes.model_card_shapes import ModelCardContent
+
+    card = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]["ModelCard"]
+    assert card["ModelCardStatus"] == "Draft"
+    content = json.loads(resolve(card["ModelCardContent"], {
+        "Steps.Train.ModelArtifacts.S3ModelArtifacts": "s3://b/model/model.tar.gz",
+        "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri": "s3://b/test",
+        "binary_classification_metrics.auc.value": 0.9575}))
+    ModelCardContent.model_validate(content)  # the SDK's own shapes of the model card schema
+    # the model package card: model_overview holds only model_creator and model_artifact (ModelPackageModelCard)
+    assert content["model_overview"] == {"model_artifact": ["s3://b/model/model.tar.gz"],
+                                         "model_creator": "Model Factory build offline"}
+    assert content["intended_uses"]["purpose_of_model"] == BASE["description"]
+    metric = content["evaluation_details"][0]["metric_groups"][0]["metric_data"][0]
+    assert metric == {"name": "auc", "type": "number", "value": 0.9575}
+    assert content["training_details"]["training_job_details"]["training_datasets"] == [
+        "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/"]
+    assert content["additional_information"]["custom_details"]["git_commit"] == COMMIT_PLACEHOLDER
 
 
 def test_model_quality_baseline_from_the_test_predictions_registered_for_drift_checks(gpu_spot):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,12 +73,59 @@ def test_preprocess_names_a_missing_label_column(tmp_path):
     assert result.stderr.startswith(f"preprocess: label column 'is_fraud' is not in {source} (columns: amount, hour")
 
 
-def test_train_writes_the_model_file_sagemaker_serving_expects(local_run):
-    model = local_run / "model" / "xgboost-model"
-    assert model.stat().st_size > 10_000
-    metadata = json.loads((local_run / "model" / "model-metadata.json").read_text())
+def container_model_files(model_dir: Path) -> list[Path]:
+    """The files the SageMaker XGBoost container loads in algorithm mode: every regular file in the model
+    directory whose name does not start with '.' (aws/sagemaker-xgboost-container,
+    src/sagemaker_xgboost_container/algorithm_mode/serve_utils.py, _get_full_model_paths; with
+    SAGEMAKER_INFERENCE_ENSEMBLE defaulting to "true" every one of them is loaded, get_loaded_booster)."""
+    return [model_dir / name for name in os.listdir(model_dir)
+            if os.path.isfile(model_dir / name) and not name.startswith(".")]
+
+
+def load_like_the_container(model_dir: Path) -> list:
+    """get_loaded_booster's rule: each file must load as a pickle or, failing that, with Booster.load_model."""
+    import pickle
+
+    import xgboost as xgb
+
+    boosters = []
+    for path in container_model_files(model_dir):
+        try:
+            boosters.append(pickle.loads(path.read_bytes()))
+        except Exception:
+            booster = xgb.Booster()
+            booster.load_model(path)  # raises, as the container does, for anything that is not a model
+            boosters.append(booster)
+    return boosters
+
+
+def test_the_packaged_model_loads_in_the_serving_container(local_run, tmp_path):
+    import tarfile
+
+    with tarfile.open(local_run / "model.tar.gz") as archive:  # what SageMaker extracts to /opt/ml/model
+        archive.extractall(tmp_path / "opt-ml-model", filter="data")
+    assert [p.name for p in container_model_files(tmp_path / "opt-ml-model")] == ["xgboost-model"]
+    (booster,) = load_like_the_container(tmp_path / "opt-ml-model")
+    assert booster.num_features() == 11
+
+
+def test_a_metadata_file_in_the_model_directory_would_break_serving(local_run, tmp_path):
+    import shutil
+
+    import xgboost as xgb
+
+    broken = tmp_path / "model"
+    shutil.copytree(local_run / "model", broken)
+    (broken / "model-metadata.json").write_text(json.dumps({"feature_names": ["amount"]}))
+    with pytest.raises(xgb.core.XGBoostError):
+        load_like_the_container(broken)
+
+
+def test_train_writes_its_metadata_to_the_output_data_not_the_model(local_run):
+    metadata = json.loads((local_run / "output-data" / "training-metadata.json").read_text())
     assert metadata["feature_names"][0] == "amount"
     assert metadata["objective"] == "binary:logistic"
+    assert metadata["params"]["device"] == "cpu"  # no GPU on this host: chosen at run time
 
 
 def test_train_resumes_from_the_latest_checkpoint(tmp_path):
@@ -124,8 +172,11 @@ def test_evaluate_reads_the_model_tarball_sagemaker_produces(local_run, tmp_path
     result = script("evaluate", "--model", str(tmp_path), "--test", str(local_run / "data" / "test"),
                     "--output-dir", str(tmp_path / "eval"))
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == json.loads(
-        (local_run / "evaluation.json").read_text())
+    report = json.loads((local_run / "evaluation.json").read_text())
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == {
+        "binary_classification_metrics": report["binary_classification_metrics"]}
+    assert report["quality_gate"] == {"metric": "auc", "threshold": 0.8, "comparison": ">=", "passed": True,
+                                      "value": report["binary_classification_metrics"]["auc"]["value"]}
 
 
 def test_evaluate_names_a_missing_model(tmp_path, local_run):
@@ -187,3 +238,43 @@ def test_evaluate_refuses_a_clarify_spec_without_a_model_name(local_run, tmp_pat
     result = script("evaluate", "--model", str(local_run / "model"), "--test", str(local_run / "data" / "test"),
                     "--output-dir", str(tmp_path), "--clarify-spec", "{}")
     assert result.returncode == 1 and "--clarify-spec needs --clarify-model-name" in result.stderr
+
+
+def test_multiclass_training_infers_the_number_of_classes(tmp_path):
+    import train
+
+    assert train.class_count([0.0, 2.0, 1.0, 2.0], None) == 3
+    assert train.class_count([0.0, 1.0], 4) == 4
+    for labels, given, message in (([0.0, 1.5], None, "integers 0..K-1"), ([0.0, 3.0], 2, "less than the largest"),
+                                   ([0.0, 0.0], None, "at least two classes")):
+        with pytest.raises(train.TrainingError, match=message):
+            train.class_count(labels, given)
+
+
+def test_a_three_class_model_trains_and_passes_its_gate_locally(tmp_path):
+    sys.path.insert(0, str(SEED / "data"))
+    import seed_data
+
+    seed_data.generate("multiclass_classification", rows=6000).to_csv(tmp_path / "customers.csv", index=False)
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"problem_type": "multiclass_classification", "label": "segment",
+                                    "quality_metric": "accuracy", "quality_threshold": 0.8}))
+    result = subprocess.run([sys.executable, str(SEED / "local_run.py"), "--settings", str(settings), "--out",
+                             str(tmp_path / "out"), "--input", str(tmp_path / "customers.csv")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert report["quality_gate"]["passed"] and report["quality_gate"]["metric"] == "accuracy"
+    metadata = json.loads((tmp_path / "out" / "output-data" / "training-metadata.json").read_text())
+    assert metadata["params"]["num_class"] == 3
+    predictions = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert set(predictions["prediction"]) == {0, 1, 2}
+
+
+def test_the_seeded_repository_runs_its_own_tests():
+    """The tests CodeBuild runs before any SageMaker job (the definition render is covered above)."""
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(SEED),
+                             str(SEED / "tests"), "-k", "not definition"], capture_output=True, text=True,
+                            timeout=300, cwd=SEED)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "3 passed" in result.stdout

@@ -39,3 +39,26 @@ def test_config_precheck_command(tmp_path: Path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"{config}: teams: list should have at least 1 item")
     assert run(["-m", "stacks.config", str(ROOT / "config" / "factory.yaml")], {}).returncode == 0
+
+
+def test_train_local_refuses_an_unknown_model_in_one_line(tmp_path: Path):
+    result = run(["scripts/train_local.py", "--model", "fraud/nope", "--out", str(tmp_path)], {})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "train-local: MODEL: 'fraud/nope' is not a model of config/factory.yaml (one of fraud/card-fraud, "
+        "pricing/demand-forecast)"]
+    assert not (tmp_path / "settings.json").exists()
+
+
+def test_the_example_regression_model_passes_its_own_gate_locally(tmp_path: Path):
+    """The example config's pricing/demand-forecast (regression, r2 >= 0.5) on its own seed data; the binary
+    card-fraud model is trained the same way by tests/pipelines/test_seed_scripts.py."""
+    result = run(["scripts/train_local.py", "--model", "pricing/demand-forecast", "--out", str(tmp_path)], {})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    assert report["quality_gate"]["metric"] == "r2" and report["quality_gate"]["passed"] is True
+    assert set(report["regression_metrics"]) == {"mse", "rmse", "mae", "r2"}
+    assert [p.name for p in (tmp_path / "model").iterdir()] == ["xgboost-model"]
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert (settings["label"], settings["data_s3_uri"]) == (
+        "demand", "s3://mf-pricing-222222222222-eu-west-1/mf-pricing-demand-forecast/data/")

@@ -14,9 +14,8 @@ import json
 import sys
 import tarfile
 import tempfile
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -93,6 +92,20 @@ def evaluate(y: np.ndarray, scores: np.ndarray, problem_type: str, seed: int = 4
                       for name in point}}
 
 
+LOWER_IS_BETTER = {"mse", "rmse", "mae"}
+
+
+def quality_gate(report: dict, metric: str, threshold: float) -> dict:
+    """The gate the pipeline's QualityGate step applies, written next to the metrics for people to read."""
+    section = next(iter(report.values()))
+    if metric not in section:
+        raise KeyError(f"quality metric {metric!r} is not in the report (one of {', '.join(section)})")
+    value = section[metric]["value"]
+    passed = value <= threshold if metric in LOWER_IS_BETTER else value >= threshold
+    return {"metric": metric, "threshold": threshold, "value": value, "passed": bool(passed),
+            "comparison": "<=" if metric in LOWER_IS_BETTER else ">="}
+
+
 def predictions(labels: np.ndarray, scores: np.ndarray, problem_type: str) -> pd.DataFrame:
     """The test split's ground truth next to the model's output: the model-quality baseline dataset."""
     if problem_type == "binary_classification":
@@ -139,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test", type=Path, default=Path("/opt/ml/processing/test"))
     parser.add_argument("--output-dir", type=Path, default=Path("/opt/ml/processing/evaluation"))
     parser.add_argument("--problem-type", default="binary_classification", choices=sorted(SECTIONS))
+    parser.add_argument("--quality-metric", help="the quality gate's metric (adds quality_gate to the report)")
+    parser.add_argument("--quality-threshold", type=float)
     parser.add_argument("--clarify-spec", type=json.loads, help="JSON: what the Clarify configs need")
     parser.add_argument("--clarify-model-name", help="the model Clarify's shadow endpoint serves")
     parser.add_argument("--clarify-dir", type=Path, default=Path("/opt/ml/processing/clarify"))
@@ -159,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     features = xgb.DMatrix(frame.iloc[:, 1:], feature_names=list(frame.columns[1:]))
     labels, scores = frame.iloc[:, 0].to_numpy(), booster.predict(features)
     report = evaluate(labels, scores, args.problem_type)
+    if args.quality_metric:
+        try:
+            report["quality_gate"] = quality_gate(report, args.quality_metric, args.quality_threshold)
+        except KeyError as error:
+            print(f"evaluate: {error.args[0]}", file=sys.stderr)
+            return 1
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     predictions(labels, scores, args.problem_type).to_csv(args.output_dir / "predictions.csv", index=False)
@@ -167,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             (args.clarify_dir / kind).mkdir(parents=True, exist_ok=True)
             for name, body in files.items():
                 (args.clarify_dir / kind / f"{name}.json").write_text(json.dumps(body, indent=2))
-    print(f"evaluate: {json.dumps({k: v['value'] for s in report.values() for k, v in s.items()})}")
+    metrics = next(iter(report.values()))
+    print(f"evaluate: {json.dumps({k: v['value'] for k, v in metrics.items()})}")
     return 0
 
 

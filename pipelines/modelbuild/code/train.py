@@ -3,9 +3,14 @@
 
 Runs in the SageMaker XGBoost framework container (script mode: channels and model dir from the SM_*
 environment, hyperparameters as --flags) and locally (`--train/--validation/--model-dir`). Uses the GPU
-when the instance has one, resumes from /opt/ml/checkpoints after a spot interruption, and trains
-distributed over rabit when the job has several instances (each reads its own shard of the train
-channel, distributed by S3 key).
+when the host has one (decided here, at run time, from SM_NUM_GPUS), resumes from /opt/ml/checkpoints after
+a spot interruption, and trains distributed over rabit when the job has several instances (each reads its
+own shard of the train channel, distributed by S3 key).
+
+The model directory holds exactly one file, `xgboost-model`: the registered model is served by the XGBoost
+container in algorithm mode, which loads every non-hidden regular file of /opt/ml/model as a booster
+(aws/sagemaker-xgboost-container, algorithm_mode/serve_utils.py `_get_full_model_paths`). The training
+metadata goes to the job's output data instead (SM_OUTPUT_DATA_DIR, uploaded as output.tar.gz).
 """
 
 from __future__ import annotations
@@ -14,9 +19,8 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import xgboost as xgb
@@ -66,6 +70,23 @@ class SaveCheckpoints(xgb.callback.TrainingCallback):
         return False
 
 
+class TrainingError(Exception):
+    pass
+
+
+def class_count(labels, given: int | None) -> int:
+    """num_class for multi:softprob: as given, else inferred from the labels, which must be 0..K-1."""
+    values = sorted({float(v) for v in labels})
+    if any(v != int(v) or v < 0 for v in values):
+        raise TrainingError(f"multiclass labels must be integers 0..K-1 (found {values[:5]})")
+    inferred = int(values[-1]) + 1
+    if given is not None and given < inferred:
+        raise TrainingError(f"--num_class {given} is less than the largest label + 1 ({inferred})")
+    if (given or inferred) < 2:
+        raise TrainingError("multiclass training needs at least two classes")
+    return given or inferred
+
+
 def train(args: argparse.Namespace, is_master: bool = True) -> None:
     dtrain = load_matrix(args.train)
     dvalidation = load_matrix(args.validation)
@@ -82,7 +103,7 @@ def train(args: argparse.Namespace, is_master: bool = True) -> None:
         "seed": args.seed,
     }
     if args.problem_type == "multiclass_classification":
-        params["num_class"] = args.num_class
+        params["num_class"] = class_count(dtrain.get_label(), args.num_class)
     resume_from, rounds_done = latest_checkpoint(args.checkpoint_dir)
     callbacks = [SaveCheckpoints(args.checkpoint_dir, every=10, offset=rounds_done)] if args.checkpoint_dir else []
     evals = [(dtrain, "train")] + ([(dvalidation, "validation")] if dvalidation is not None else [])
@@ -99,10 +120,12 @@ def train(args: argparse.Namespace, is_master: bool = True) -> None:
     if is_master:
         args.model_dir.mkdir(parents=True, exist_ok=True)
         booster.save_model(args.model_dir / MODEL_FILE)
-        (args.model_dir / "model-metadata.json").write_text(json.dumps({
+        args.output_data_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_data_dir / "training-metadata.json").write_text(json.dumps({
             "feature_names": dtrain.feature_names, "objective": objective, "best_iteration": booster.best_iteration,
-        }))
-        print(f"train: model written to {args.model_dir / MODEL_FILE}")
+            "params": params, "num_round": args.num_round,
+        }, indent=2))
+        print(f"train: model written to {args.model_dir / MODEL_FILE} ({params['device']})")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -112,13 +135,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--validation", type=Path,
                         default=Path(env.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation")))
     parser.add_argument("--model-dir", type=Path, default=Path(env.get("SM_MODEL_DIR", "/opt/ml/model")))
+    parser.add_argument("--output-data-dir", type=Path,
+                        default=Path(env["SM_OUTPUT_DATA_DIR"]) if "SM_OUTPUT_DATA_DIR" in env else None,
+                        help="training metadata (default: output-data/ next to the model dir)")
     parser.add_argument("--checkpoint-dir", type=Path,
                         default=Path("/opt/ml/checkpoints") if "SM_MODEL_DIR" in env else None)
     parser.add_argument("--num-gpus", type=int, default=int(env.get("SM_NUM_GPUS", "0")))
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--problem_type", "--problem-type", dest="problem_type", default="binary_classification",
                         choices=sorted(OBJECTIVES))
-    parser.add_argument("--num_class", type=int, default=2)
+    parser.add_argument("--num_class", type=int, default=None, help="default: inferred from the labels")
     parser.add_argument("--num_round", type=int, default=300)
     parser.add_argument("--early_stopping_rounds", type=int, default=20)
     parser.add_argument("--max_depth", type=int, default=4)
@@ -131,6 +157,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.output_data_dir is None:
+        args.output_data_dir = args.model_dir.parent / "output-data"
     if load_matrix(args.train) is None:
         print(f"train: no training CSV found in {args.train}", file=sys.stderr)
         return 1
@@ -148,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             update_rabit_args=True,
         )
     else:
-        train(args)
+        try:
+            train(args)
+        except TrainingError as error:
+            print(f"train: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -74,10 +74,26 @@ def test_build_pipeline_is_v2_source_then_build_on_the_team_bucket(fraud_build):
             })]},
             {"Name": "Build", "Actions": [Match.object_like({
                 "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
-                "Configuration": {"ProjectName": {"Ref": project}},
+                "Configuration": {"ProjectName": {"Ref": project}, "EnvironmentVariables": Match.any_value()},
             })]},
         ],
     })
+
+
+def test_the_build_learns_the_commit_and_who_started_it(fraud_build):
+    """Source action variables (CodePipeline action reference: CodeCommit CommitId) and the V2 pipeline
+    variable Trigger reach the CodeBuild action as environment variables."""
+    pipeline = next(iter(fraud_build.find_resources("AWS::CodePipeline::Pipeline", {
+        "Properties": BUILD_PIPELINE}).values()))["Properties"]
+    assert pipeline["Variables"] == [{"Name": "Trigger", "DefaultValue": "push",
+                                      "Description": "Who started the build: push (default), schedule, drift or manual"}]
+    source, build = (stage["Actions"][0] for stage in pipeline["Stages"])
+    assert source["Namespace"] == "Source"
+    assert json.loads(build["Configuration"]["EnvironmentVariables"]) == [
+        {"name": "GIT_COMMIT", "type": "PLAINTEXT", "value": "#{Source.CommitId}"},
+        {"name": "TRIGGER", "type": "PLAINTEXT", "value": "#{variables.Trigger}"},
+        {"name": "PIPELINE_EXECUTION_ID", "type": "PLAINTEXT", "value": "#{codepipeline.PipelineExecutionId}"},
+    ]
 
 
 def test_a_push_to_main_starts_the_build(fraud_build):
@@ -93,17 +109,24 @@ def test_a_push_to_main_starts_the_build(fraud_build):
     })
 
 
-def test_daily_retrain_schedule_starts_the_build_pipeline(fraud_build, pricing_build):
+def test_daily_retrain_schedule_starts_the_build_saying_it_is_a_schedule(fraud_build, pricing_build):
+    """EventBridge Scheduler's universal target calls CodePipeline StartPipelineExecution with its API
+    parameters (Scheduler user guide, "Using universal targets"; CodePipeline API: Name, Variables)."""
+    (schedule,) = fraud_build.find_resources("AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert (props["Name"], props["ScheduleExpression"]) == ("mf-fraud-card-fraud-build-schedule", "cron(0 3 * * ? *)")
+    assert props["Target"]["Arn"] == {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"},
+                                                        ":scheduler:::aws-sdk:codepipeline:startPipelineExecution"]]}
+    assert json.loads(props["Target"]["Input"]) == {
+        "Name": "mf-fraud-card-fraud-build", "Variables": [{"Name": "Trigger", "Value": "schedule"}]}
+    role = props["Target"]["RoleArn"]["Fn::GetAtt"][0]
     pipeline = logical_id(fraud_build, "AWS::CodePipeline::Pipeline", BUILD_PIPELINE)
-    fraud_build.has_resource_properties("AWS::Events::Rule", {
-        "Name": "mf-fraud-card-fraud-build-schedule",
-        "ScheduleExpression": "cron(0 3 * * ? *)",
-        "Targets": [Match.object_like({
-            "Arn": {"Fn::Join": ["", Match.array_with([{"Ref": pipeline}])]},
-            "RoleArn": Match.any_value(),
-        })],
-    })
-    assert not pricing_build.find_resources("AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}})
+    statements = [s for p in fraud_build.find_resources("AWS::IAM::Policy").values()
+                  if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    (statement,) = statements  # the scheduler's role may start exactly this pipeline
+    assert statement["Action"] == "codepipeline:StartPipelineExecution"
+    assert {"Ref": pipeline} in statement["Resource"]["Fn::Join"][1]
+    assert not pricing_build.find_resources("AWS::Scheduler::Schedule")
 
 
 def test_codebuild_project_is_encrypted_logs_to_kms_group_and_carries_the_settings(fraud_build):
@@ -114,25 +137,34 @@ def test_codebuild_project_is_encrypted_logs_to_kms_group_and_carries_the_settin
     properties = next(iter(project.values()))["Properties"]
     assert properties["Name"] == "mf-fraud-card-fraud-build"
     assert properties["EncryptionKey"]
-    assert properties["TimeoutInMinutes"] == 120 + 120
+    # spot: training may wait 2 x 120 min, plus the build's margin for the other steps
+    assert properties["TimeoutInMinutes"] == 2 * 120 + 120
     assert properties["Environment"]["Image"] == "aws/codebuild/standard:7.0"
     assert properties["Environment"].get("PrivilegedMode") in (None, False)
     assert properties["LogsConfig"]["CloudWatchLogs"] == {"GroupName": {"Ref": log_group}, "Status": "ENABLED"}
     spec = json.loads(properties["Source"]["BuildSpec"])
-    assert spec["phases"]["build"]["commands"] == ["python run_pipeline.py run"]
-    assert spec["phases"]["install"]["commands"] == ["pip install --disable-pip-version-check -q -r requirements.txt"]
+    # the repository's own tests run before anything is spent on SageMaker
+    assert spec["phases"]["build"]["commands"] == ["python -m pytest -q -p no:cacheprovider tests",
+                                                   "python run_pipeline.py run"]
+    assert spec["phases"]["install"]["commands"] == [
+        "pip install --disable-pip-version-check -q -r requirements-local.txt"]
     settings_var = next(v for v in properties["Environment"]["EnvironmentVariables"]
                         if v["Name"] == "MODEL_FACTORY_SETTINGS")
-    rendered = "".join(p if isinstance(p, str) else "<KEY>" for p in settings_var["Value"]["Fn::Join"][1])
+    rendered = "".join(p if isinstance(p, str) else "<TOKEN>" for p in settings_var["Value"]["Fn::Join"][1])
     settings = json.loads(rendered)
     assert settings == {
         "region": "eu-west-1", "pipeline_name": "mf-fraud-card-fraud", "model_package_group_name": "mf-fraud-card-fraud",
-        "role_arn": ROLE_ARN, "bucket": BUCKET, "kms_key_arn": "<KEY>", "problem_type": "binary_classification",
+        "role_arn": ROLE_ARN, "bucket": BUCKET, "kms_key_arn": "<TOKEN>", "problem_type": "binary_classification",
+        "label": "is_fraud", "features": [], "description": settings["description"],
         "quality_metric": "auc", "quality_threshold": 0.8, "training_instance_type": "ml.g5.xlarge",
-        "training_instance_count": 1, "use_spot": True, "max_runtime_minutes": 120,
+        "training_instance_count": 1, "training_volume_kms": False, "use_spot": True, "max_runtime_minutes": 120,
+        "processing_instance_type": "ml.m5.xlarge", "processing_volume_kms": True, "build_timeout_minutes": 360,
+        "data_s3_uri": f"s3://{BUCKET}/mf-fraud-card-fraud/data/", "git_repository": "<TOKEN>",
         "tags": {"model-factory:cost-center": "cc-1234", "model-factory:factory": "acme-ml",
                  "model-factory:team": "fraud", "model-factory:model": "card-fraud", "owner": "platform"},
     }
+    environment = {v["Name"]: v["Value"] for v in properties["Environment"]["EnvironmentVariables"]}
+    assert environment["CODEPIPELINE_NAME"] == "mf-fraud-card-fraud-build"
 
 
 def test_build_role_may_pass_only_the_team_sagemaker_role_and_drive_only_its_pipeline(fraud_build):
@@ -148,7 +180,18 @@ def test_build_role_may_pass_only_the_team_sagemaker_role_and_drive_only_its_pip
     }
     assert statements["UpsertAndStartSageMakerPipeline"]["Resource"] == PIPELINE_ARN
     assert statements["WatchPipelineExecutions"]["Resource"] == f"{PIPELINE_ARN}/execution/*"
-    assert statements["UploadCodeAndSeedData"]["Resource"] == f"arn:aws:s3:::{BUCKET}/mf-fraud-card-fraud/*"
+    assert statements["UploadCode"]["Resource"] == f"arn:aws:s3:::{BUCKET}/mf-fraud-card-fraud/code/*"
+    # the training data: listed on exactly its prefix, written only as the seed of an empty prefix
+    assert statements["ListTheTrainingData"]["Action"] == "s3:ListBucket"
+    assert statements["ListTheTrainingData"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["mf-fraud-card-fraud/data/*"]}}
+    assert statements["SeedAnEmptyTrainingDataPrefix"]["Resource"] == (
+        f"arn:aws:s3:::{BUCKET}/mf-fraud-card-fraud/data/seed.csv")
+    assert sorted(statements["CompareWithTheNewestPackage"]["Action"]) == ["sagemaker:DescribeModelPackage",
+                                                                          "sagemaker:ListModelPackages"]
+    assert statements["ReadWhoStartedTheBuild"] == {
+        "Sid": "ReadWhoStartedTheBuild", "Effect": "Allow", "Action": "codepipeline:GetPipelineExecution",
+        "Resource": "arn:aws:codepipeline:eu-west-1:111111111111:mf-fraud-card-fraud-build"}
     every = [s for p in fraud_build.find_resources("AWS::IAM::Policy").values()
              for s in p["Properties"]["PolicyDocument"]["Statement"]]
     pass_role = [s for s in every if "iam:PassRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
@@ -174,6 +217,32 @@ def test_codeconnections_source_replaces_the_repository(many_team_factory):
                               "BranchName": "release"},
         })]}]),
     })
+
+
+def test_codeconnections_arns_get_the_codeconnections_permission(many_team_factory):
+    """Connections created since 2024 have arn:aws:codeconnections ARNs; the IAM action's service prefix must
+    match (CodeConnections user guide, "Update a policy for the codeconnections service prefix")."""
+    template = many_team_factory.build_template("team-002", "model-00")
+    statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert {"Sid": "UseTheCodeConnection", "Effect": "Allow", "Action": "codeconnections:UseConnection",
+            "Resource": CONNECTION_ARN} in statements
+
+
+def test_training_data_in_another_bucket_is_read_on_exactly_its_prefix(many_team_factory):
+    foundation = many_team_factory.template("team-002")
+    policy = next(iter(foundation.find_resources("AWS::IAM::Policy", {
+        "Properties": {"PolicyName": Match.string_like_regexp("^SageMakerExecution")}}).values()))
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["ReadTrainingData0"]["Resource"] == "arn:aws:s3:::acme-feature-store/churn/daily/*"
+    assert statements["ReadTrainingData0"]["Action"] == "s3:GetObject"
+    assert statements["ListTrainingData0"]["Condition"] == {"StringLike": {"s3:prefix": ["churn/daily/*"]}}
+    build = many_team_factory.build_template("team-002", "model-00")
+    build_statements = {s.get("Sid"): s for p in build.find_resources("AWS::IAM::Policy").values()
+                        for s in p["Properties"]["PolicyDocument"]["Statement"]}
+    assert build_statements["SeedAnEmptyTrainingDataPrefix"]["Resource"] == (
+        "arn:aws:s3:::acme-feature-store/churn/daily/seed.csv")
+    assert "ReadTrainingData0" not in json.dumps(many_team_factory.template("team-001").to_json())
 
 
 def test_sagemaker_role_can_run_pipeline_jobs_and_pass_itself_only(example_factory):

@@ -373,3 +373,65 @@ def test_budget_action_choices():
     message = error_for(lambda d: d["teams"][0].update(budget_action="sometimes"))
     assert message == ("factory.yaml: teams[0].budget_action: input should be 'manual', 'automatic' or 'off' "
                        "(got 'sometimes')")
+
+
+def training(update: dict):
+    return lambda d: d["teams"][0]["models"][0]["training"].update(update)
+
+
+def test_an_instance_type_the_training_api_rejects_names_the_api_and_the_sizes_it_accepts():
+    # botocore's SageMaker service model: TrainingInstanceType has no inf2 (an inference chip) and no g5.large
+    message = error_for(training({"instance_type": "ml.inf2.xlarge"}))
+    assert message == ("factory.yaml: teams[0].models[0].training.instance_type: is not an instance type SageMaker "
+                       "accepts for training (TrainingInstanceType) (got 'ml.inf2.xlarge')")
+    message = error_for(training({"instance_type": "ml.g5.large"}))
+    assert "g5 sizes it accepts: ml.g5.12xlarge, ml.g5.16xlarge" in message
+
+
+@pytest.mark.parametrize("uri", ["mf-fraud-111111111111-eu-west-1/data/", "s3://", "s3://Bad_Bucket/data/",
+                                 "s3://mf-fraud-111111111111-eu-west-1"])
+def test_training_data_must_be_an_s3_prefix(uri):
+    message = error_for(training({"data_s3_uri": uri}))
+    assert message == (f"factory.yaml: teams[0].models[0].training.data_s3_uri: must be an s3:// prefix such as "
+                       f"s3://<bucket>/<path>/ (got {uri!r})")
+
+
+def test_training_data_outside_the_allowed_buckets_names_them():
+    message = error_for(training({"data_s3_uri": "s3://somebody-else/data/"}))
+    assert message == ("factory.yaml: teams[0].models[0].training.data_s3_uri: is outside the team's artifact bucket "
+                       "and teams[0].data_buckets (mf-fraud-111111111111-eu-west-1) (got 's3://somebody-else/data/')")
+
+    def allowed(d):
+        d["teams"][0]["data_buckets"] = ["somebody-else"]
+        d["teams"][0]["models"][0]["training"]["data_s3_uri"] = "s3://somebody-else/data"
+    data = copy.deepcopy(EXAMPLE)
+    allowed(data)
+    model = parse_config(data, source="x").teams[0].models[0]
+    assert model.training.data_s3_uri == "s3://somebody-else/data/"  # a prefix: the trailing '/' is added
+
+
+def test_the_build_must_be_able_to_wait_for_training():
+    # CodeBuild's timeoutInMinutes is at most 2160 (CodeBuild API reference, CreateProject); with spot the
+    # training job may wait 2 x its runtime (MaxWaitTimeInSeconds), plus the build's margin of 120 minutes
+    message = error_for(training({"use_spot": True, "max_runtime_minutes": 1100}))
+    assert message == ("factory.yaml: teams[0].models[0].training.max_runtime_minutes: the build waits for training "
+                       "(2 x 1100 min with spot) plus 120 min, more than CodeBuild's 2160-minute limit: at most 1020 "
+                       "(got 1100)")
+    data = copy.deepcopy(EXAMPLE)
+    data["teams"][0]["models"][0]["training"].update(use_spot=True, max_runtime_minutes=1020)
+    assert parse_config(data, source="x").teams[0].models[0].training.build_timeout_minutes == 2160
+
+
+def test_one_label_column_and_features_without_it():
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(
+        training={"label": "fraud"}, monitoring={"label": "is_fraud"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.label: differs from training.label")
+    message = error_for(training({"label": "y", "features": ["a", "y"]}))
+    assert message.startswith("factory.yaml: teams[0].models[0].training.features: must not contain the label column")
+
+
+def test_each_problem_type_has_its_seed_datas_label():
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "aaa"}, {"name": "bbb", "problem_type": "multiclass_classification"},
+                                  {"name": "ccc", "problem_type": "regression", "training": {"label": "units"}}]
+    assert [m.label for m in parse_config(data, source="x").teams[0].models] == ["is_fraud", "segment", "units"]

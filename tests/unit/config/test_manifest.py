@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config.endpoint import GPU_COUNT, EndpointSettings
+from stacks.config.endpoint import EndpointSettings
 from stacks.config.factory import parse_config
 from stacks.config.fields import ConfigError
+from stacks.config.instances import GPU_COUNT
 from stacks.config.manifest import load_manifest, parse_manifest
 from tests.synth import ROOT
 
@@ -71,11 +72,11 @@ def test_non_ml_instance_type():
 
 
 def test_gpu_family_absent_from_the_table_when_gpu_scaling_is_asked():
-    message = error_for(lambda d: d["endpoint"].update(instance_type="ml.g7.xlarge"))
+    message = error_for(lambda d: d["endpoint"].update(instance_type="ml.g7.2xlarge"))
     assert message.startswith("m.json: endpoint.instance_type: is not in the GPU table")
-    assert message.endswith("(got 'ml.g7.xlarge')")
+    assert message.endswith("(got 'ml.g7.2xlarge')")
     data = copy.deepcopy(BASE)
-    data["endpoint"].update(instance_type="ml.g7.xlarge", gpu_scaling=False, gpu_utilization_target=None)
+    data["endpoint"].update(instance_type="ml.g7.2xlarge", gpu_scaling=False, gpu_utilization_target=None)
     assert parse_manifest(data, source="m.json").endpoint.gpu_policy_target is None
 
 
