@@ -30,7 +30,7 @@ help:
 	@echo "make train-local [MODEL=team/model] [OUT=dir]  that model's seed data: preprocess -> train -> evaluate here"
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
 	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
-	@echo "make simulate-scaling MANIFEST=f  replay a traffic curve through the endpoint's scaling policies"
+	@echo "make simulate-scaling MANIFEST=f [JSON=1]  replay a traffic curve through the endpoint's scaling policies"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -71,7 +71,7 @@ synth-endpoint: setup
 
 simulate-scaling: setup
 	@test -n "$(MANIFEST)" || { echo "simulate-scaling: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }
-	@$(PY) scripts/simulate_scaling.py "$(MANIFEST)"
+	@$(PY) scripts/simulate_scaling.py "$(MANIFEST)" $(if $(JSON),--json)
 
 bench: setup
 	$(PY) scripts/bench.py

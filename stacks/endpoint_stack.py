@@ -4,21 +4,25 @@ deploy manifest (see endpoint_app.py) and deploys with CloudFormation."""
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.common.naming import (
+    KEY_ARN_PARAMETER,
     TAG_MODEL,
     TAG_TEAM,
     approver_topic_name,
     artifact_bucket_name,
     sagemaker_execution_role_name,
     team_key_alias,
+    team_parameter,
 )
 from stacks.config.manifest import DeployManifest
 from stacks.monitoring.endpoint_monitoring import EndpointMonitoring
 from stacks.serving.idle_gpu_guard import IdleGpuGuard
-from stacks.serving.model_endpoint import VARIANT, ModelEndpoint
+from stacks.serving.model_endpoint import ModelEndpoint
 
 
 class EndpointStack(cdk.Stack):
@@ -53,11 +57,15 @@ class EndpointStack(cdk.Stack):
             capture_bucket_name=bucket_name,
             kms_key_arn=key_arn,
             alarm_topic=topic,
+            # the team key of the account the endpoint runs in (written by its foundation or target stack),
+            # resolved at deploy time: no lookup at synth
+            log_key=kms.Key.from_key_arn(self, "LogKey", ssm.StringParameter.value_for_string_parameter(
+                self, team_parameter(manifest.team, KEY_ARN_PARAMETER))),
         )
         if manifest.stage != "prod" and manifest.endpoint.is_gpu:
             self.idle_guard = IdleGpuGuard(
                 self, "IdleGpuGuard", endpoint_name=manifest.endpoint_name, settings=manifest.endpoint, topic=topic,
-                variant_name=VARIANT, inference_component_name=self.endpoint.inference_component_name,
+                variant_name=self.endpoint.variant_name, inference_component_name=self.endpoint.inference_component_name,
                 scalable_target=self.endpoint.scalable_target)
         if manifest.monitoring.active:
             self.monitoring = EndpointMonitoring(

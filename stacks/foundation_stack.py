@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from constructs import Construct
 
 from stacks.common.naming import model_package_group_name
+from stacks.config.endpoint import StageEndpoints
 from stacks.cost.cost_showback import CostShowback
 from stacks.cost.team_budget import TeamBudget
 from stacks.deploy.approval_hook import ApprovalHook
@@ -39,9 +40,11 @@ class FoundationStack(cdk.Stack):
         target_accounts: Sequence[str] = (),
         budget_action: str = "manual",
         external_training_data: Sequence[str] = (),
+        model_endpoints: Mapping[str, StageEndpoints] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        model_endpoints = model_endpoints or {m: StageEndpoints() for m in models}
         self.key = TeamKey(self, "Encryption", team=team).key
         storage = ArtifactStorage(self, "Storage", key=self.key, bucket_name=artifact_bucket_name)
         self.bucket = storage.bucket
@@ -72,7 +75,8 @@ class FoundationStack(cdk.Stack):
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
         self.showback = CostShowback(self, "Showback", team=team, models=models, key=self.key, topic=self.topic)
         self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic).rule
-        self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=models).dashboard
+        self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team,
+                                          models=model_endpoints).dashboard
         TeamBudget(
             self,
             "Budget",

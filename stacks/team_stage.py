@@ -43,6 +43,7 @@ class TeamStage(cdk.Stage):
             description=f"Model Factory {factory.name}: foundation of the {team.name} team",
             team=team.name,
             models=[model.name for model in team.models],
+            model_endpoints={model.name: model.endpoint for model in team.models},
             approvers=list(team.approvers),
             monthly_budget_usd=team.monthly_budget_usd,
             budget_filters_by_team_tag=account_shared_with_other_teams,

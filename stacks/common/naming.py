@@ -12,6 +12,7 @@ TAG_COST_CENTER = "model-factory:cost-center"
 TAG_MODEL = "model-factory:model"
 
 PARAMETER_ROOT = "/model-factory"
+KEY_ARN_PARAMETER = "key-arn"
 
 
 def team_stack_name(team: str, purpose: str) -> str:

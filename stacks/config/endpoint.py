@@ -7,8 +7,11 @@ both read the derived values from here, so what is simulated is what is deployed
 
 from __future__ import annotations
 
+import math
 import re
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -63,6 +66,17 @@ def _model_package_arn(value: str) -> str:
     return value
 
 
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _time_zone(value: str) -> str:
+    if value not in _time_zones():
+        raise PydanticCustomError("time_zone", "must be an IANA time zone name such as Europe/Dublin or UTC")
+    return value
+
+
 def _cron(value: str) -> str:
     if not CRON_PATTERN.match(value):
         raise PydanticCustomError("cron", "must be an Application Auto Scaling cron(<min> <hour> <day-of-month> "
@@ -74,24 +88,68 @@ InstanceType = Annotated[str, AfterValidator(_instance_type)]
 ModelPackageArn = Annotated[str, AfterValidator(_model_package_arn)]
 
 
+# SageMaker API limits (botocore's SageMaker service model, the shapes named):
+# TrafficRoutingConfig.CanarySize: at most 50 % of the variant's instances; LinearStepSize: 10-50 %;
+# WaitIntervalInSeconds and TerminationWaitInSeconds: 0-3600; MaximumExecutionTimeoutInSeconds: 600-28800
+# and larger than the total wait; InferenceComponentRollingUpdatePolicy.MaximumBatchSize: 5-50 % of copies.
+MAX_EXECUTION_TIMEOUT_SECONDS = 28800
+MIN_EXECUTION_TIMEOUT_SECONDS = 600
+ROLLING_BATCH_PERCENT = (5, 50)
+# time to provision and health-check new capacity per deployment step, on top of the instance start-up
+PROVISIONING_MARGIN_SECONDS = 300
+
+
 class Deployment(Strict):
-    """Blue/green update policy; the endpoint's alarms roll it back."""
+    """Blue/green update policy (instance variants) or rolling update (inference components); the
+    endpoint's alarms roll it back."""
 
     strategy: Literal["canary", "linear", "all_at_once"] = "canary"
     canary_percent: int = Field(default=10, ge=1, le=50)
-    step_percent: int = Field(default=25, ge=5, le=50)
+    step_percent: int = Field(default=25, ge=10, le=50)
     wait_minutes: int = Field(default=10, ge=0, le=60)
+    # how long the old fleet stays after the traffic shift, so a late alarm can still roll back
+    termination_wait_minutes: int = Field(default=5, ge=0, le=60)
+
+    def steps(self, inference_component: bool) -> int:
+        """Traffic steps of the rollout (each provisions capacity, shifts traffic, then waits)."""
+        if inference_component:
+            batch = self.canary_percent if self.strategy == "canary" else self.step_percent
+            return math.ceil(100 / batch)
+        return {"canary": 2, "linear": math.ceil(100 / self.step_percent), "all_at_once": 1}[self.strategy]
+
+    def execution_timeout_seconds(self, *, inference_component: bool, startup_minutes: float) -> int:
+        """MaximumExecutionTimeoutInSeconds: every step's wait and provisioning, the termination wait, at least
+        the API's minimum. May exceed the API's maximum: the settings validator refuses that."""
+        steps = self.steps(inference_component)
+        waits = self.wait_minutes * 60 * (steps if inference_component else max(steps - 1, 1))
+        provisioning = steps * (startup_minutes * 60 + PROVISIONING_MARGIN_SECONDS)
+        total = waits + self.termination_wait_minutes * 60 + provisioning
+        return max(MIN_EXECUTION_TIMEOUT_SECONDS, math.ceil(total))
 
 
 class Shadow(Strict):
+    """A challenger on a shadow variant: it receives `sampling_percent` of the requests and scales on its own
+    policy between its own bounds, so that its metrics judge the model, not a saturated instance."""
+
     model_package_arn: ModelPackageArn
     sampling_percent: int = Field(default=50, ge=1, le=100)
+    min_instances: int = Field(default=1, ge=1)
+    max_instances: int = Field(default=4, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Shadow:
+        if self.min_instances > self.max_instances:
+            raise field_error("min_instances", f"must not exceed max_instances ({self.max_instances})",
+                              self.min_instances)
+        return self
 
 
 class ScheduledCapacity(Strict):
     cron: Annotated[str, AfterValidator(_cron)]
     min: int = Field(ge=0)
     max: int = Field(ge=1)
+    # the cron's time zone (Application Auto Scaling PutScheduledAction Timezone); without it cron is UTC
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 
     @model_validator(mode="after")
     def _bounds(self) -> ScheduledCapacity:
@@ -105,6 +163,11 @@ class Alarms(Strict):
     errors_5xx_per_5_minutes: int = Field(default=5, ge=1)
     model_errors_per_5_minutes: int = Field(default=5, ge=1)
     gpu_memory_percent: float = Field(default=90, gt=0, le=100)
+    # client errors as a share of invocations, and SageMaker's own overhead on top of the model
+    errors_4xx_percent: float = Field(default=5, gt=0, le=100)
+    overhead_latency_p99_ms: float = Field(default=100, gt=0)
+    # error lines the container writes to its log group (metric filter), per 5 minutes
+    container_errors_per_5_minutes: int = Field(default=5, ge=1)
 
 
 class EndpointSettings(Strict):
@@ -121,6 +184,9 @@ class EndpointSettings(Strict):
     scale_out_cooldown_seconds: int = Field(default=60, ge=0)
     scale_in_cooldown_seconds: int = Field(default=600, ge=0)
     startup_minutes: float = Field(default=6, gt=0, le=60)
+    # large GPU models: ContainerStartupHealthCheckTimeoutInSeconds / ModelDataDownloadTimeoutInSeconds, 60-3600
+    startup_health_check_timeout_seconds: int | None = Field(default=None, ge=60, le=3600)
+    model_download_timeout_seconds: int | None = Field(default=None, ge=60, le=3600)
     schedule: list[ScheduledCapacity] = []
     deployment: Deployment = Deployment()
     shadow: Shadow | None = None
@@ -157,7 +223,41 @@ class EndpointSettings(Strict):
         if self.scale_to_zero and self.shadow is not None:
             raise field_error("shadow", "is not available with min_instances 0 (scale to zero serves through an "
                               "inference component, which has no shadow variant)", "shadow")
+        d = self.deployment
+        if self.scale_to_zero:
+            low, high = ROLLING_BATCH_PERCENT
+            if d.strategy == "all_at_once":
+                raise field_error("deployment.strategy", f"all_at_once is not available with min_instances 0: an "
+                                  f"inference component rolls out in batches of {low}-{high} % of its copies "
+                                  "(InferenceComponentRollingUpdatePolicy.MaximumBatchSize)", d.strategy)
+            if d.strategy == "canary" and d.canary_percent < low:
+                raise field_error("deployment.canary_percent", f"must be {low}-{high} with min_instances 0: the "
+                                  "inference component's rolling batch (InferenceComponentRollingUpdatePolicy."
+                                  "MaximumBatchSize)", d.canary_percent)
+        timeout = self.deployment_timeout_seconds
+        if timeout > MAX_EXECUTION_TIMEOUT_SECONDS:
+            raise field_error("deployment.wait_minutes", f"the rollout would take {timeout} s with its waits, "
+                              f"more than MaximumExecutionTimeoutInSeconds allows ({MAX_EXECUTION_TIMEOUT_SECONDS}): "
+                              "shorten wait_minutes or use larger steps", d.wait_minutes)
         return self
+
+    @property
+    def variant_name(self) -> str:
+        """Named after the instance type: a new instance type is a new variant, whose scalable target is
+        registered anew, instead of an in-place change SageMaker refuses while autoscaling is registered."""
+        return f"{instance_family(self.instance_type)}-{self.instance_type.rsplit('.', 1)[1]}"
+
+    @property
+    def deployment_timeout_seconds(self) -> int:
+        return self.deployment.execution_timeout_seconds(inference_component=self.scale_to_zero,
+                                                         startup_minutes=self.startup_minutes)
+
+    def invocation_dimensions(self, endpoint_name: str) -> dict[str, str]:
+        """The AWS/SageMaker invocation metrics' dimensions: an endpoint served through an inference component
+        publishes them per InferenceComponentName, an instance variant per EndpointName and VariantName."""
+        if self.scale_to_zero:
+            return {"InferenceComponentName": inference_component_name(endpoint_name)}
+        return {"EndpointName": endpoint_name, "VariantName": self.variant_name}
 
     @property
     def is_gpu(self) -> bool:
@@ -200,16 +300,28 @@ class EndpointSettings(Strict):
         return None if self.scale_to_zero else self.gpu_metric_target
 
 
+def inference_component_name(endpoint_name: str) -> str:
+    return f"{endpoint_name}-ic"
+
+
 class StageEndpoints(Strict):
     """Per model: `endpoint: {staging: {...}, prod: {...}}` in the factory config."""
 
     # staging starts warm for its smoke test, then scales to zero when idle
     staging: EndpointSettings = EndpointSettings(instance_type="ml.g5.xlarge", initial_instances=1,
                                                  min_instances=0, max_instances=1)
-    prod: EndpointSettings = EndpointSettings()
+    # prod: two instances by default, so that it spans two Availability Zones
+    prod: EndpointSettings = EndpointSettings(initial_instances=2, min_instances=2, max_instances=4)
 
     @model_validator(mode="after")
     def _idle_guard_is_for_non_prod(self) -> StageEndpoints:
         if self.prod.scale_idle_to_zero:
             raise field_error("prod.scale_idle_to_zero", "the idle-GPU guard watches non-prod endpoints only", True)
         return self
+
+    def warnings(self) -> list[str]:
+        """Allowed, but worth one line to whoever synthesizes."""
+        if self.prod.min_instances == 1:
+            return ["prod.min_instances: 1 instance runs in one Availability Zone; 2 or more keep prod serving "
+                    "through an AZ outage"]
+        return []

@@ -126,6 +126,11 @@ class FactoryConfig(Strict):
                          "message": f"SageMaker Clarify is not available in {team.region} (the team's region)"})
         return self
 
+    def warnings(self) -> list[str]:
+        """Settings that are allowed but worth one line each (printed by make synth and the config check)."""
+        return [f"teams[{t}].models[{m}].endpoint.{line}" for t, team in enumerate(self.teams)
+                for m, model in enumerate(team.models) for line in model.endpoint.warnings()]
+
     def teams_sharing_account(self, team: TeamConfig) -> list[str]:
         return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.common.naming import team_key_alias
+from stacks.common.naming import KEY_ARN_PARAMETER, team_key_alias, team_parameter
 
 
 class TeamKey(Construct):
@@ -34,3 +35,8 @@ class TeamKey(Construct):
                 service="logs", resource="log-group", resource_name="*",
                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}},
         ))
+        # Stacks synthesized elsewhere (the endpoint stacks) need the key's ARN, which CloudWatch Logs requires
+        # (an alias is not accepted): they resolve this parameter when CloudFormation deploys them.
+        ssm.StringParameter(self, "KeyArn", parameter_name=team_parameter(team, KEY_ARN_PARAMETER),
+                            string_value=self.key.key_arn,
+                            description=f"ARN of the {team} team's KMS key in this account")

@@ -3,20 +3,23 @@ health per stage, data-quality drift and drift-driven retrains."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from stacks.common.naming import codepipeline_name, endpoint_name
+from stacks.config.endpoint import StageEndpoints
 
 STAGES = ("staging", "prod")
 HOUR, DAY = cdk.Duration.hours(1), cdk.Duration.days(1)
 
 
 class FactoryDashboard(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str]) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, team: str,
+                 models: Mapping[str, StageEndpoints]) -> None:
+        """`models`: each model's serving settings per stage, which decide the metrics' dimensions."""
         super().__init__(scope, construct_id)
         rows: list[list[cloudwatch.IWidget]] = [[cloudwatch.TextWidget(
             markdown=f"# Model Factory: {team}\nBuild and deploy outcomes (CodeBuild), endpoint health, "
@@ -29,7 +32,9 @@ class FactoryDashboard(Construct):
                 left=[cloudwatch.Metric(namespace="ModelFactory", metric_name="ModelCostUSD",
                                         dimensions_map={"Team": team, "Model": model}, statistic="Maximum",
                                         period=cdk.Duration.days(31), label=model) for model in models])]]
-        for model in models:
+        for model, endpoints in models.items():
+            settings = {stage: getattr(endpoints, stage) for stage in STAGES}
+            names = {stage: endpoint_name(team, model, stage) for stage in STAGES}
             rows.append([cloudwatch.TextWidget(markdown=f"## {model}", width=24, height=1)])
             rows.append([
                 cloudwatch.GraphWidget(
@@ -38,16 +43,12 @@ class FactoryDashboard(Construct):
                         for kind in ("build", "deploy") for outcome in ("SucceededBuilds", "FailedBuilds")]),
                 cloudwatch.GraphWidget(
                     title=f"{model}: invocations and errors", width=8, left=[
-                        self._endpoint(endpoint_name(team, model, stage), metric, "Sum")
+                        self._endpoint(names[stage], settings[stage], metric, "Sum")
                         for stage in STAGES for metric in ("Invocations", "Invocation5XXErrors")]),
                 cloudwatch.GraphWidget(
                     title=f"{model}: p99 model latency (µs) and GPU utilisation", width=8,
-                    left=[self._endpoint(endpoint_name(team, model, stage), "ModelLatency", "p99") for stage in STAGES],
-                    right=[cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization",
-                                             dimensions_map={"EndpointName": endpoint_name(team, model, stage),
-                                                             "VariantName": "AllTraffic"},
-                                             statistic="Average", period=cdk.Duration.minutes(5),
-                                             label=f"GPU {stage}") for stage in STAGES]),
+                    left=[self._endpoint(names[stage], settings[stage], "ModelLatency", "p99") for stage in STAGES],
+                    right=[self._gpu(names[stage], settings[stage], stage) for stage in STAGES]),
             ])
             rows.append([
                 cloudwatch.GraphWidget(
@@ -72,7 +73,19 @@ class FactoryDashboard(Construct):
                                  statistic="Sum", period=DAY, label=f"{project} {metric}")
 
     @staticmethod
-    def _endpoint(endpoint: str, metric: str, statistic: str) -> cloudwatch.Metric:
+    def _endpoint(endpoint: str, settings, metric: str, statistic: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
-                                 dimensions_map={"EndpointName": endpoint, "VariantName": "AllTraffic"},
+                                 dimensions_map=settings.invocation_dimensions(endpoint),
                                  period=cdk.Duration.minutes(5), label=f"{endpoint} {metric}")
+
+    @staticmethod
+    def _gpu(endpoint: str, settings, stage: str) -> cloudwatch.Metric:
+        """Per instance on a variant; per copy (normalised) on an inference component."""
+        if settings.scale_to_zero:
+            return cloudwatch.Metric(namespace="/aws/sagemaker/InferenceComponents",
+                                     metric_name="GPUUtilizationNormalized",
+                                     dimensions_map=settings.invocation_dimensions(endpoint), statistic="Average",
+                                     period=cdk.Duration.minutes(5), label=f"GPU {stage} (per copy)")
+        return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization",
+                                 dimensions_map={"EndpointName": endpoint, "VariantName": settings.variant_name},
+                                 statistic="Average", period=cdk.Duration.minutes(5), label=f"GPU {stage}")

@@ -7,7 +7,10 @@
 - Autoscaling: invocations-per-instance or high-resolution concurrency target tracking, a GPU
   utilisation policy on GPU instances, scheduled capacity, and scale to zero through an inference
   component woken by NoCapacityInvocationFailures.
-- Alarms (5XX, model errors, p99 latency, GPU memory, instance count at max) and a dashboard.
+- Alarms (5XX, 4XX rate, model errors, p99 model and overhead latency, container errors from the
+  endpoint's log group, GPU memory, instance count at max) and a dashboard, on the dimensions SageMaker
+  publishes for the way the model is served (EndpointName/VariantName or InferenceComponentName).
+- Updates keep the live capacity: RetainAllVariantProperties retains the autoscaled instance count.
 """
 
 from __future__ import annotations
@@ -17,16 +20,23 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.config.endpoint import EndpointSettings
+from stacks.config.endpoint import EndpointSettings, inference_component_name
 
-VARIANT = "AllTraffic"
 SHADOW_VARIANT = "Shadow"
 ENDPOINT_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
+# utilisation of an inference component's copies, normalised to 0-100 (SageMaker developer guide,
+# "Inference component metrics")
+COMPONENT_NAMESPACE = "/aws/sagemaker/InferenceComponents"
+CONTAINER_ERRORS_NAMESPACE = "ModelFactory/Containers"
+# what a container's error lines look like in its log stream (Python tracebacks, log levels)
+CONTAINER_ERROR_PATTERN = "?ERROR ?Error ?Exception ?Traceback ?CRITICAL"
 TRAFFIC_ROUTING = {"canary": "CANARY", "linear": "LINEAR", "all_at_once": "ALL_AT_ONCE"}
 
 
@@ -43,16 +53,19 @@ class ModelEndpoint(Construct):
         capture_bucket_name: str,
         kms_key_arn: str,
         alarm_topic: sns.ITopic,
+        log_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.endpoint_name = endpoint_name
         self.settings = settings
-        self.variant_name = VARIANT
+        self.variant_name = settings.variant_name
+        self.dimensions = settings.invocation_dimensions(endpoint_name)
+        self.log_group = self._log_group(log_key)
         self.model = self._model("Model", model_package_arn, execution_role_arn)
         shadow_model = (self._model("ShadowModel", settings.shadow.model_package_arn, execution_role_arn)
                         if settings.shadow else None)
 
-        self.inference_component_name = f"{endpoint_name}-ic" if settings.scale_to_zero else None
+        self.inference_component_name = inference_component_name(endpoint_name) if settings.scale_to_zero else None
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -61,8 +74,9 @@ class ModelEndpoint(Construct):
                 variant_name=SHADOW_VARIANT,
                 model_name=shadow_model.attr_model_name,
                 instance_type=settings.instance_type,
-                initial_instance_count=1,
+                initial_instance_count=settings.shadow.min_instances,
                 initial_variant_weight=settings.shadow.sampling_percent / 100,
+                **self._variant_timeouts(),
             )] if shadow_model else None,
             execution_role_arn=execution_role_arn if settings.scale_to_zero else None,
             kms_key_id=kms_key_arn if settings.volume_accepts_kms_key else None,
@@ -84,6 +98,13 @@ class ModelEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            # An update must not reset the autoscaled instance count to the config's initial count; weights
+            # and data capture still come from the new config (UpdateEndpoint RetainAllVariantProperties,
+            # ExcludeRetainedVariantProperties).
+            retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=kind)
+                for kind in ("DesiredWeight", "DataCaptureConfig")],
             deployment_config=None if settings.scale_to_zero else sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=self._blue_green_policy(),
                 auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
@@ -95,6 +116,8 @@ class ModelEndpoint(Construct):
             self.scalable_target = self._scale_inference_component()
         else:
             self.scalable_target = self._scale_variant()
+            if settings.shadow:
+                self.shadow_scalable_target = self._scale_shadow()
         self.dashboard = self._dashboard()
 
     # --- serving ---------------------------------------------------------------------------------
@@ -107,25 +130,35 @@ class ModelEndpoint(Construct):
             enable_network_isolation=True,
         )
 
+    def _variant_timeouts(self) -> dict:
+        s = self.settings
+        return {k: v for k, v in {
+            "container_startup_health_check_timeout_in_seconds": s.startup_health_check_timeout_seconds,
+            "model_data_download_timeout_in_seconds": s.model_download_timeout_seconds}.items() if v is not None}
+
     def _production_variant(self, role_arn: str) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
         s = self.settings
+        # requests go to the instance with the fewest outstanding requests, not at random
+        routing = sagemaker.CfnEndpointConfig.RoutingConfigProperty(routing_strategy="LEAST_OUTSTANDING_REQUESTS")
         if s.scale_to_zero:
             # Instances are managed by SageMaker for the inference component, which may scale to 0 copies.
             return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT,
+                variant_name=self.variant_name,
                 instance_type=s.instance_type,
                 initial_instance_count=max(s.initial_instances, 1),
                 managed_instance_scaling=sagemaker.CfnEndpointConfig.ManagedInstanceScalingProperty(
                     status="ENABLED", min_instance_count=0, max_instance_count=s.max_instances),
-                routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
-                    routing_strategy="LEAST_OUTSTANDING_REQUESTS"),
+                routing_config=routing,
+                **self._variant_timeouts(),
             )
         return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-            variant_name=VARIANT,
+            variant_name=self.variant_name,
             model_name=self.model.attr_model_name,
             instance_type=s.instance_type,
             initial_instance_count=s.initial_instances,
             initial_variant_weight=1.0,
+            routing_config=routing,
+            **self._variant_timeouts(),
         )
 
     def _blue_green_policy(self) -> sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty:
@@ -140,8 +173,9 @@ class ModelEndpoint(Construct):
         )
         return sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
             traffic_routing_configuration=routing,
-            termination_wait_in_seconds=300,
-            maximum_execution_timeout_in_seconds=3600,
+            termination_wait_in_seconds=d.termination_wait_minutes * 60,
+            # every step's wait and provisioning plus the termination wait (EndpointSettings validates the API max)
+            maximum_execution_timeout_in_seconds=self.settings.deployment_timeout_seconds,
         )
 
     def _inference_component(self, rollback: list[cloudwatch.Alarm]) -> None:
@@ -152,7 +186,7 @@ class ModelEndpoint(Construct):
             "InferenceComponent",
             inference_component_name=self.inference_component_name,
             endpoint_name=self.endpoint.attr_endpoint_name,
-            variant_name=VARIANT,
+            variant_name=self.variant_name,
             specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
                 model_name=self.model.attr_model_name,
                 compute_resource_requirements=sagemaker.CfnInferenceComponent
@@ -167,11 +201,12 @@ class ModelEndpoint(Construct):
             # inference components roll out copy by copy; the same alarms roll them back
             deployment_config=sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
                 rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
+                    # 5-50 % of the copies per batch (all_at_once is refused by the settings validator)
                     maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
                         type="CAPACITY_PERCENT",
-                        value=d.canary_percent if d.strategy == "canary" else
-                        d.step_percent if d.strategy == "linear" else 100),
+                        value=d.canary_percent if d.strategy == "canary" else d.step_percent),
                     wait_interval_in_seconds=d.wait_minutes * 60,
+                    maximum_execution_timeout_in_seconds=s.deployment_timeout_seconds,
                 ),
                 auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
                     alarms=[sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=a.alarm_name)
@@ -183,6 +218,9 @@ class ModelEndpoint(Construct):
     def _autoscaling_role(self) -> iam.IRole:
         # Application Auto Scaling acts on SageMaker through its service-linked role (created by the
         # service on first use), not through a role of ours.
+        existing = self.node.try_find_child("AutoScalingServiceRole")
+        if existing is not None:
+            return existing
         stack = cdk.Stack.of(self)
         return iam.Role.from_role_arn(self, "AutoScalingServiceRole", stack.format_arn(
             service="iam", region="", resource="role",
@@ -195,7 +233,7 @@ class ModelEndpoint(Construct):
             self,
             "ScalableTarget",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint_name}/variant/{VARIANT}",
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{self.variant_name}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             role=self._autoscaling_role(),
             min_capacity=s.min_instances,
@@ -228,6 +266,32 @@ class ModelEndpoint(Construct):
         self._schedule(target)
         return target
 
+    def _scale_shadow(self) -> appscaling.ScalableTarget:
+        """The shadow variant scales on its own share of the traffic, with the production variant's policy."""
+        s, shadow = self.settings, self.settings.shadow
+        target = appscaling.ScalableTarget(
+            self,
+            "ShadowScalableTarget",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{SHADOW_VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            role=self._autoscaling_role(),
+            min_capacity=shadow.min_instances,
+            max_capacity=shadow.max_instances,
+        )
+        target.node.add_dependency(self.endpoint)
+        target.scale_to_track_metric(
+            "ShadowInvocationsPerInstance",
+            custom_metric=cloudwatch.Metric(
+                namespace=ENDPOINT_NAMESPACE, metric_name="InvocationsPerInstance",
+                dimensions_map={"EndpointName": self.endpoint_name, "VariantName": SHADOW_VARIANT},
+                statistic="Sum", period=cdk.Duration.minutes(1)),
+            target_value=s.invocations_target_per_instance,
+            scale_out_cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+            scale_in_cooldown=cdk.Duration.seconds(s.scale_in_cooldown_seconds),
+        )
+        return target
+
     def _scale_inference_component(self) -> appscaling.ScalableTarget:
         s = self.settings
         target = appscaling.ScalableTarget(
@@ -241,13 +305,29 @@ class ModelEndpoint(Construct):
             max_capacity=s.max_instances,
         )
         target.node.add_dependency(self.inference_component)
+        cooldowns = {"scale_out_cooldown": cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+                     "scale_in_cooldown": cdk.Duration.seconds(s.scale_in_cooldown_seconds)}
+        # SageMaker publishes no invocation datapoint while there is no traffic, so a policy on invocations
+        # never sees the idle minutes and never scales in to zero; concurrent requests per copy (high
+        # resolution) is published at zero too (AWS's scale-to-zero example for inference components).
         target.scale_to_track_metric(
-            "InvocationsPerCopy",
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
-            target_value=s.invocations_target_per_instance,
-            scale_out_cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
-            scale_in_cooldown=cdk.Duration.seconds(s.scale_in_cooldown_seconds),
+            "ConcurrentRequestsPerCopy",
+            predefined_metric=appscaling.PredefinedMetric
+            .SAGEMAKER_INFERENCE_COMPONENT_CONCURRENT_REQUESTS_PER_COPY_HIGH_RESOLUTION,
+            target_value=s.target_concurrency_per_instance,
+            **cooldowns,
         )
+        if s.effective_gpu_target_percent is not None:
+            # per copy and already normalised to 0-100 across the copy's accelerators
+            target.scale_to_track_metric(
+                "GpuUtilizationPerCopy",
+                custom_metric=cloudwatch.Metric(
+                    namespace=COMPONENT_NAMESPACE, metric_name="GPUUtilizationNormalized",
+                    dimensions_map={"InferenceComponentName": self.inference_component_name},
+                    statistic="Average", period=cdk.Duration.minutes(1)),
+                target_value=s.effective_gpu_target_percent,
+                **cooldowns,
+            )
         # At zero copies target tracking has nothing to measure: a request that finds no capacity wakes it.
         wake_up = appscaling.StepScalingAction(
             self,
@@ -286,14 +366,24 @@ class ModelEndpoint(Construct):
                 schedule=appscaling.Schedule.expression(entry.cron),
                 min_capacity=entry.min,
                 max_capacity=entry.max,
+                # the cron is local time of this zone (PutScheduledAction Timezone); UTC otherwise
+                time_zone=cdk.TimeZone.of(entry.timezone),
             )
 
     # --- observability ---------------------------------------------------------------------------
+    def _log_group(self, key: kms.IKey | None) -> logs.LogGroup:
+        """The log group SageMaker writes the containers' stdout/stderr to, created up front so that it is
+        encrypted, kept for a year and watched for errors (SageMaker: /aws/sagemaker/Endpoints/<name>)."""
+        return logs.LogGroup(
+            self, "Logs", log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
+            encryption_key=key, retention=logs.RetentionDays.ONE_YEAR, removal_policy=cdk.RemovalPolicy.RETAIN)
+
     def _endpoint_metric(self, name: str, statistic: str, period_minutes: int = 1) -> cloudwatch.Metric:
+        """An AWS/SageMaker invocation metric on the dimensions SageMaker publishes for this endpoint."""
         return cloudwatch.Metric(
             namespace=ENDPOINT_NAMESPACE,
             metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            dimensions_map=self.dimensions,
             statistic=statistic,
             period=cdk.Duration.minutes(period_minutes),
         )
@@ -302,10 +392,19 @@ class ModelEndpoint(Construct):
         return cloudwatch.Metric(
             namespace=INSTANCE_NAMESPACE,
             metric_name=name,
-            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": VARIANT},
+            dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
             statistic=statistic,
             period=cdk.Duration.minutes(1),
         )
+
+    def _gpu_metric(self, name: str) -> cloudwatch.Metric:
+        """GPU utilisation or memory: per instance (0-100 x GPUs) on a variant, per copy (0-100) on an
+        inference component."""
+        if self.settings.scale_to_zero:
+            return cloudwatch.Metric(namespace=COMPONENT_NAMESPACE, metric_name=f"{name}Normalized",
+                                     dimensions_map={"InferenceComponentName": self.inference_component_name},
+                                     statistic="Average", period=cdk.Duration.minutes(1))
+        return self._instance_metric(name, "Average")
 
     def instance_count(self) -> cloudwatch.MathExpression:
         """Instances in service: every instance reports CPUUtilization once a minute."""
@@ -358,13 +457,61 @@ class ModelEndpoint(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
         }
+        invocations = self._endpoint_metric("Invocations", "Sum", 5)
+        alarms["errors_4xx_rate"] = cloudwatch.Alarm(
+            self, "Errors4xxRateAlarm",
+            alarm_name=f"{self.endpoint_name}-4xx-rate",
+            alarm_description=f"More than {a.errors_4xx_percent:g} % of requests are refused (4XX): callers send "
+                              "what the model cannot take",
+            metric=cloudwatch.MathExpression(
+                expression="IF(invocations > 0, 100 * errors / invocations, 0)", label="4XX % of invocations",
+                using_metrics={"errors": self._endpoint_metric("Invocation4XXErrors", "Sum", 5),
+                               "invocations": invocations},
+                period=cdk.Duration.minutes(5)),
+            threshold=a.errors_4xx_percent, evaluation_periods=2, datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarms["overhead_latency_p99"] = cloudwatch.Alarm(
+            self, "OverheadLatencyAlarm",
+            alarm_name=f"{self.endpoint_name}-overhead-latency-p99",
+            alarm_description=f"p99 SageMaker overhead above {a.overhead_latency_p99_ms:g} ms (time outside the "
+                              "model: payload size, routing, saturation)",
+            # OverheadLatency is reported in microseconds
+            metric=self._endpoint_metric("OverheadLatency", "p99", 1),
+            threshold=a.overhead_latency_p99_ms * 1000, evaluation_periods=5, datapoints_to_alarm=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        errors = self.log_group.add_metric_filter(
+            "ContainerErrors",
+            filter_pattern=logs.FilterPattern.literal(CONTAINER_ERROR_PATTERN),
+            metric_namespace=CONTAINER_ERRORS_NAMESPACE,
+            # a filter on unstructured lines cannot add dimensions: the endpoint is in the metric's name
+            metric_name=f"{self.endpoint_name}-container-errors",
+            metric_value="1",
+            default_value=0,
+            dimensions=None,
+        )
+        alarms["container_errors"] = cloudwatch.Alarm(
+            self, "ContainerErrorsAlarm",
+            alarm_name=f"{self.endpoint_name}-container-errors",
+            alarm_description=f"The model container logged {a.container_errors_per_5_minutes} or more error lines "
+                              f"in 5 minutes (log group {self.log_group.log_group_name})",
+            metric=errors.metric(statistic="Sum", period=cdk.Duration.minutes(5)),
+            threshold=a.container_errors_per_5_minutes, evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         if s.is_gpu:
+            # per instance the metric is 0-100 x GPUs; per inference-component copy it is normalised to 0-100
+            scale = 1 if s.scale_to_zero else s.gpus_per_instance
             alarms["gpu_memory"] = cloudwatch.Alarm(
                 self, "GpuMemoryAlarm",
                 alarm_name=f"{self.endpoint_name}-gpu-memory",
                 alarm_description=f"GPU memory above {a.gpu_memory_percent:g} % of {s.gpus_per_instance} GPU(s)",
-                metric=self._instance_metric("GPUMemoryUtilization", "Average"),
-                threshold=a.gpu_memory_percent * s.gpus_per_instance, evaluation_periods=5, datapoints_to_alarm=3,
+                metric=self._gpu_metric("GPUMemoryUtilization"),
+                threshold=a.gpu_memory_percent * scale, evaluation_periods=5, datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
@@ -393,13 +540,19 @@ class ModelEndpoint(Construct):
                                    left_annotations=[cloudwatch.HorizontalAnnotation(
                                        value=s.max_instances, label="max_instances")], width=12),
         ]
+        widgets.append(cloudwatch.GraphWidget(title="Overhead latency (ms) and container errors", left=[
+            cloudwatch.MathExpression(expression="overhead / 1000", label="overhead p99 ms",
+                                      using_metrics={"overhead": self._endpoint_metric("OverheadLatency", "p99")},
+                                      period=cdk.Duration.minutes(1))],
+            right=[self.alarms["container_errors"].metric],
+            width=24))
         if s.is_gpu:
+            scale = 1 if s.scale_to_zero else s.gpus_per_instance
+            target = s.effective_gpu_target_percent if s.scale_to_zero else s.gpu_metric_target
             widgets.append(cloudwatch.GraphWidget(
-                title=f"GPU utilisation and memory (0-{100 * s.gpus_per_instance} %)",
-                left=[self._instance_metric("GPUUtilization", "Average"),
-                      self._instance_metric("GPUMemoryUtilization", "Average")],
-                left_annotations=[cloudwatch.HorizontalAnnotation(value=s.gpu_metric_target or 0,
-                                                                  label="scaling target")],
+                title=f"GPU utilisation and memory (0-{100 * scale} %)",
+                left=[self._gpu_metric("GPUUtilization"), self._gpu_metric("GPUMemoryUtilization")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=target or 0, label="scaling target")],
                 width=24))
         return cloudwatch.Dashboard(self, "Dashboard", dashboard_name=self.endpoint_name,
                                     widgets=[widgets[i:i + 2] for i in range(0, len(widgets), 2)])

@@ -13,6 +13,7 @@ CPU_MANIFEST = {
     "model_package_arn": "arn:aws:sagemaker:eu-west-1:222222222222:model-package/mf-pricing-demand-forecast/2",
     "endpoint": {"instance_type": "ml.c5.xlarge", "initial_instances": 2, "min_instances": 2, "max_instances": 6,
                  "scaling_metric": "concurrency", "target_concurrency_per_instance": 8, "data_capture_percent": 25,
+                 "startup_health_check_timeout_seconds": 900, "model_download_timeout_seconds": 1200,
                  "deployment": {"strategy": "linear", "step_percent": 20, "wait_minutes": 5}},
 }
 BASELINE = "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/executions/abc123/data-quality-baseline"

@@ -435,3 +435,24 @@ def test_each_problem_type_has_its_seed_datas_label():
     data["teams"][0]["models"] = [{"name": "aaa"}, {"name": "bbb", "problem_type": "multiclass_classification"},
                                   {"name": "ccc", "problem_type": "regression", "training": {"label": "units"}}]
     assert [m.label for m in parse_config(data, source="x").teams[0].models] == ["is_fraud", "segment", "units"]
+
+
+def test_prod_defaults_to_two_instances_and_one_is_warned_about(tmp_path):
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "churn"}]
+    config = parse_config(data, source="x")
+    assert config.teams[0].models[0].endpoint.prod.min_instances == 2 and config.warnings() == []
+    data["teams"][0]["models"][0]["endpoint"] = {"prod": {"min_instances": 1, "initial_instances": 1}}
+    assert parse_config(data, source="x").warnings() == [
+        "teams[0].models[0].endpoint.prod.min_instances: 1 instance runs in one Availability Zone; 2 or more keep "
+        "prod serving through an AZ outage"]
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump(data))
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "stacks.config", str(path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert [line for line in result.stderr.splitlines() if "warning" in line] == [
+        f"{path}: warning: teams[0].models[0].endpoint.prod.min_instances: 1 instance runs in one Availability "
+        "Zone; 2 or more keep prod serving through an AZ outage"]

@@ -62,7 +62,7 @@ def test_min_above_max():
 @pytest.mark.parametrize("initial", [0, 13])
 def test_initial_outside_bounds(initial):
     message = error_for(lambda d: d["endpoint"].update(initial_instances=initial))
-    assert message == (f"m.json: endpoint.initial_instances: must be within [min_instances, max_instances] = [1, 12] "
+    assert message == (f"m.json: endpoint.initial_instances: must be within [min_instances, max_instances] = [2, 12] "
                        f"(got {initial})")
 
 
@@ -102,7 +102,7 @@ def test_shadow_with_scale_to_zero():
 
 def test_schedule_outside_bounds_and_bad_cron():
     message = error_for(lambda d: d["endpoint"]["schedule"][0].update(max=20))
-    assert message == ("m.json: endpoint.schedule[0]: must stay within [min_instances, max_instances] = [1, 12] "
+    assert message == ("m.json: endpoint.schedule[0]: must stay within [min_instances, max_instances] = [2, 12] "
                        "(got '9-20')")
     message = error_for(lambda d: d["endpoint"]["schedule"][0].update(cron="every morning"))
     assert message.startswith("m.json: endpoint.schedule[0].cron: must be an Application Auto Scaling cron(")
@@ -196,3 +196,56 @@ def test_model_monitor_registries_agree_with_the_sagemaker_sdk():
     path = Path(sagemaker.core.__file__).parent / "image_uri_config" / "model-monitor.json"
     sdk = json.loads(path.read_text())["versions"][""]["registries"]
     assert {region: sdk[region] for region in MODEL_MONITOR_REGISTRIES} == MODEL_MONITOR_REGISTRIES
+
+
+def api_limit(shape: str, member: str) -> dict:
+    """min/max of a SageMaker API member, from the pinned botocore's service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.shape_for(shape).members[member].metadata
+
+
+def test_rollout_values_the_api_rejects_are_refused_in_one_line():
+    # TrafficRoutingConfig.LinearStepSize: "Value must be 10-50% of the variant's total instance count"
+    message = error_for(lambda d: d["endpoint"]["deployment"].update(strategy="linear", step_percent=5))
+    assert message == ("m.json: endpoint.deployment.step_percent: input should be greater than or equal to 10 "
+                       "(got 5)")
+    # TrafficRoutingConfig.WaitIntervalInSeconds: 0-3600
+    assert api_limit("TrafficRoutingConfig", "WaitIntervalInSeconds") == {"min": 0, "max": 3600}
+    message = error_for(lambda d: d["endpoint"]["deployment"].update(wait_minutes=61))
+    assert message.startswith("m.json: endpoint.deployment.wait_minutes: input should be less than or equal to 60")
+
+
+def test_the_rollout_timeout_covers_every_wait_within_the_api_maximum():
+    # BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: 600-28800, "larger than the total waiting time"
+    assert api_limit("BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds") == {"min": 600, "max": 28800}
+    slow = EndpointSettings(instance_type="ml.c5.xlarge", deployment={"strategy": "linear", "step_percent": 10,
+                                                                       "wait_minutes": 30})
+    # 10 steps, 9 waits of 30 min, 10 provisionings of 6 + 5 min, 5 min termination wait
+    assert slow.deployment_timeout_seconds == 9 * 1800 + 10 * (360 + 300) + 300
+    message = error_for(lambda d: d["endpoint"].update(
+        deployment={"strategy": "linear", "step_percent": 10, "wait_minutes": 60}))
+    assert message.startswith("m.json: endpoint.deployment.wait_minutes: the rollout would take 39300 s with its "
+                              "waits, more than MaximumExecutionTimeoutInSeconds allows (28800)")
+
+
+def test_inference_component_rollouts_take_five_to_fifty_percent_batches():
+    # InferenceComponentRollingUpdatePolicy.MaximumBatchSize: "between 5% to 50% of the copy count"
+    def zero(**deployment):
+        return lambda d: d["endpoint"].update(initial_instances=1, min_instances=0, max_instances=2, shadow=None,
+                                              schedule=[], deployment=deployment)
+    assert "all_at_once is not available with min_instances 0" in error_for(zero(strategy="all_at_once"))
+    assert error_for(zero(strategy="canary", canary_percent=4)).startswith(
+        "m.json: endpoint.deployment.canary_percent: must be 5-50 with min_instances 0")
+
+
+def test_schedule_time_zones_are_iana_names():
+    message = error_for(lambda d: d["endpoint"]["schedule"][0].update(timezone="CEST"))
+    assert message == ("m.json: endpoint.schedule[0].timezone: must be an IANA time zone name such as "
+                       "Europe/Dublin or UTC (got 'CEST')")
+
+
+def test_shadow_bounds():
+    message = error_for(lambda d: d["endpoint"]["shadow"].update(min_instances=3, max_instances=2))
+    assert message == "m.json: endpoint.shadow.min_instances: must not exceed max_instances (2) (got 3)"
