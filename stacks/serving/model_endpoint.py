@@ -227,19 +227,23 @@ class ModelEndpoint(Construct):
             resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"), mutable=False)
 
-    def _scale_variant(self) -> appscaling.ScalableTarget:
-        s = self.settings
+    def _variant_target(self, construct_id: str, variant: str, low: int, high: int) -> appscaling.ScalableTarget:
         target = appscaling.ScalableTarget(
             self,
-            "ScalableTarget",
+            construct_id,
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint_name}/variant/{self.variant_name}",
+            resource_id=f"endpoint/{self.endpoint_name}/variant/{variant}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             role=self._autoscaling_role(),
-            min_capacity=s.min_instances,
-            max_capacity=s.max_instances,
+            min_capacity=low,
+            max_capacity=high,
         )
         target.node.add_dependency(self.endpoint)
+        return target
+
+    def _scale_variant(self) -> appscaling.ScalableTarget:
+        s = self.settings
+        target = self._variant_target("ScalableTarget", self.variant_name, s.min_instances, s.max_instances)
         cooldowns = {"scale_out_cooldown": cdk.Duration.seconds(s.scale_out_cooldown_seconds),
                      "scale_in_cooldown": cdk.Duration.seconds(s.scale_in_cooldown_seconds)}
         if s.scaling_metric == "invocations":
@@ -269,17 +273,8 @@ class ModelEndpoint(Construct):
     def _scale_shadow(self) -> appscaling.ScalableTarget:
         """The shadow variant scales on its own share of the traffic, with the production variant's policy."""
         s, shadow = self.settings, self.settings.shadow
-        target = appscaling.ScalableTarget(
-            self,
-            "ShadowScalableTarget",
-            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{self.endpoint_name}/variant/{SHADOW_VARIANT}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            role=self._autoscaling_role(),
-            min_capacity=shadow.min_instances,
-            max_capacity=shadow.max_instances,
-        )
-        target.node.add_dependency(self.endpoint)
+        target = self._variant_target("ShadowScalableTarget", SHADOW_VARIANT, shadow.min_instances,
+                                      shadow.max_instances)
         target.scale_to_track_metric(
             "ShadowInvocationsPerInstance",
             custom_metric=cloudwatch.Metric(
