@@ -29,7 +29,8 @@ metrics = Metrics(namespace="ModelFactory", service="approval-hook")
 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(
-    event_key_jmespath="[ModelPackageArn, ModelApprovalStatus]",
+    # one approval decision (package, status, when it was made) acts once, however often it is delivered
+    event_key_jmespath="[ModelPackageArn, ModelApprovalStatus, LastModifiedTime]",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
     raise_on_no_idempotency_key=True,
 )

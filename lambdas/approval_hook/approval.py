@@ -11,6 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 STAGES = ("staging", "prod")
 PIPELINE_VARIABLE = "ModelPackageArn"
+# the deploy pipeline's stage entry conditions read these: a rollback skips the smoke test and the manual
+# gate, and every stage the rejected version does not serve in
+PURPOSE, SKIP_STAGING, SKIP_PROD = "Purpose", "SkipStaging", "SkipProd"
+UNSET = ("", "none")
 
 
 class PackageStateChange(BaseModel):
@@ -22,6 +26,16 @@ class PackageStateChange(BaseModel):
     ModelPackageArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+/[0-9]+$")
     ModelApprovalStatus: str
     ModelPackageVersion: int | None = None
+    # SageMaker sends the event for every update of a package and names the updated fields; a package
+    # created already approved has none (SageMaker developer guide, "SageMaker model package state change")
+    UpdatedModelPackageFields: list[str] | None = None
+    ModelPackageStatus: str | None = None
+    LastModifiedTime: int | float | str | None = None
+
+    @property
+    def decision_time(self) -> str:
+        """When this approval decision was made: one approval decision, one deploy."""
+        return str(self.LastModifiedTime) if self.LastModifiedTime is not None else "unknown"
 
 
 @dataclass(frozen=True)
@@ -63,40 +77,88 @@ class ApprovalHook:
         if group not in self.groups:
             return Outcome("ignore", f"package group {group} does not belong to team {self.team}; nothing started",
                            change.ModelPackageArn)
+        fields = change.UpdatedModelPackageFields
+        if fields is not None and "ModelApprovalStatus" not in fields:
+            # a description, metadata or model card edit repeats the current status: not a decision
+            return Outcome("ignore", f"update of {', '.join(fields) or 'no field'} on {change.ModelPackageArn} is not "
+                                     "an approval decision; nothing started", change.ModelPackageArn)
+        if change.ModelPackageStatus not in (None, "Completed"):
+            return Outcome("ignore", f"{change.ModelPackageArn} is {change.ModelPackageStatus}, not Completed; "
+                                     "nothing started", change.ModelPackageArn)
         if change.ModelApprovalStatus == "Approved":
-            outcome = self._deploy(group, change.ModelPackageArn, change.ModelApprovalStatus,
-                                   f"approved: deploying version {version_of(change.ModelPackageArn)} of {group} "
-                                   "to staging, then prod after the manual gate")
+            outcome = self._approved(group, change)
         elif change.ModelApprovalStatus == "Rejected":
-            outcome = self._rejected(group, change.ModelPackageArn)
+            outcome = self._rejected(group, change)
         else:
             outcome = Outcome("ignore", f"status {change.ModelApprovalStatus} of {change.ModelPackageArn} needs no "
                                         "action", change.ModelPackageArn)
         self.notify(group, outcome)
         return outcome
 
-    def _deploy(self, group: str, package_arn: str, cause: str, reason: str) -> Outcome:
+    def _deploy(self, group: str, package_arn: str, token_parts: tuple[str, ...], reason: str, *,
+                purpose: str = "deploy", skip: tuple[str, ...] = ()) -> Outcome:
         response = self.codepipeline.start_pipeline_execution(
             name=deploy_pipeline_name(group),
-            variables=[{"name": PIPELINE_VARIABLE, "value": package_arn}],
-            clientRequestToken=request_token(package_arn, cause),
+            variables=[{"name": PIPELINE_VARIABLE, "value": package_arn}, {"name": PURPOSE, "value": purpose},
+                       {"name": SKIP_STAGING, "value": str("staging" in skip).lower()},
+                       {"name": SKIP_PROD, "value": str("prod" in skip).lower()}],
+            clientRequestToken=request_token(package_arn, purpose, *token_parts),
         )
         return Outcome("deploy", reason, package_arn, response["pipelineExecutionId"])
 
-    def _rejected(self, group: str, rejected_arn: str) -> Outcome:
+    def _approved(self, group: str, change: PackageStateChange) -> Outcome:
+        arn = change.ModelPackageArn
+        newest = self._newest_approved(group, exclude=None)
+        if newest is not None and int(version_of(newest)) > int(version_of(arn)):
+            # events arrive in any order: an older approval must not replace a newer approved version
+            return Outcome("notify", f"approved version {version_of(arn)} of {group} is older than version "
+                                     f"{version_of(newest)}, which is approved too: not deployed (reject "
+                                     f"{version_of(newest)} to roll back instead)", arn)
+        return self._deploy(group, arn, ("Approved", change.decision_time),
+                            f"approved: deploying version {version_of(arn)} of {group} to staging, then prod "
+                            "after the manual gate")
+
+    def _rejected(self, group: str, change: PackageStateChange) -> Outcome:
+        rejected_arn = change.ModelPackageArn
+        stopped = self._stop_deploys_of(group, rejected_arn)
         model = group.removeprefix(f"mf-{self.team}-")
         serving_in = [stage for stage in STAGES if self._serving(model, stage) == rejected_arn]
+        stopped_text = f"; stopped its deploy execution(s) {', '.join(stopped)}" if stopped else ""
         if not serving_in:
             return Outcome("notify", f"rejected version {version_of(rejected_arn)} of {group} is not serving in any "
-                                     "stage; nothing to roll back", rejected_arn)
-        fallback = self._newest_approved(group, exclude=rejected_arn)
+                                     f"stage; nothing to roll back{stopped_text}", rejected_arn)
+        # the version that served before it, in the stage that matters most where it serves
+        stage = "prod" if "prod" in serving_in else "staging"
+        fallback = self._previous_serving(model, stage, rejected_arn)
         stages = " and ".join(serving_in)
         if fallback is None:
             return Outcome("notify", f"rejected version {version_of(rejected_arn)} of {group} serves in {stages} but "
-                                     "no approved version is left; the endpoint is left as it is", rejected_arn)
-        return self._deploy(group, fallback, f"rollback-from:{rejected_arn}",
+                                     f"no earlier serving version is still approved; the endpoint is left as it "
+                                     f"is{stopped_text}", rejected_arn)
+        return self._deploy(group, fallback, ("rollback-from", rejected_arn, change.decision_time),
                             f"rejected version {version_of(rejected_arn)} of {group} serves in {stages}: rolling back "
-                            f"to version {version_of(fallback)}, the newest still approved")
+                            f"to version {version_of(fallback)}, which served {stage} before it (no smoke test, no "
+                            f"manual gate){stopped_text}",
+                            purpose="rollback", skip=tuple(s for s in STAGES if s not in serving_in))
+
+    def _stop_deploys_of(self, group: str, package_arn: str) -> list[str]:
+        """Stop the in-flight deploy executions of a package that has just been rejected."""
+        pipeline = deploy_pipeline_name(group)
+        stopped = []
+        paginator = self.codepipeline.get_paginator("list_pipeline_executions")
+        for page in paginator.paginate(pipelineName=pipeline):
+            for summary in page["pipelineExecutionSummaries"]:
+                if summary["status"] not in ("InProgress", "Stopping"):
+                    continue
+                execution = self.codepipeline.get_pipeline_execution(
+                    pipelineName=pipeline, pipelineExecutionId=summary["pipelineExecutionId"])["pipelineExecution"]
+                values = {v["name"]: v.get("resolvedValue") for v in execution.get("variables", [])}
+                if values.get(PIPELINE_VARIABLE) == package_arn and summary["status"] == "InProgress":
+                    self.codepipeline.stop_pipeline_execution(
+                        pipelineName=pipeline, pipelineExecutionId=summary["pipelineExecutionId"], abandon=True,
+                        reason=f"{package_arn} was rejected")
+                    stopped.append(summary["pipelineExecutionId"])
+        return stopped
 
     def _serving(self, model: str, stage: str) -> str | None:
         try:
@@ -104,7 +166,25 @@ class ApprovalHook:
         except self.ssm.exceptions.ParameterNotFound:
             return None
 
-    def _newest_approved(self, group: str, exclude: str) -> str | None:
+    def _previous_serving(self, model: str, stage: str, rejected_arn: str) -> str | None:
+        """The newest value the stage's serving parameter had before the rejected version that is still Approved
+        (the parameter's history is what served, not what was approved)."""
+        history: list[dict] = []
+        paginator = self.ssm.get_paginator("get_parameter_history")
+        for page in paginator.paginate(Name=serving_parameter(self.team, model, stage)):
+            history.extend(page["Parameters"])
+        values = [h["Value"] for h in sorted(history, key=lambda h: h["Version"])]
+        if rejected_arn in values:
+            values = values[: len(values) - values[::-1].index(rejected_arn) - 1]
+        for candidate in reversed(values):
+            if candidate in UNSET or candidate == rejected_arn:
+                continue
+            status = self.sagemaker.describe_model_package(ModelPackageName=candidate).get("ModelApprovalStatus")
+            if status == "Approved":
+                return candidate
+        return None
+
+    def _newest_approved(self, group: str, exclude: str | None) -> str | None:
         paginator = self.sagemaker.get_paginator("list_model_packages")
         for page in paginator.paginate(ModelPackageGroupName=group, ModelApprovalStatus="Approved",
                                        SortBy="CreationTime", SortOrder="Descending"):

@@ -63,14 +63,35 @@ class DriftRetrain:
         if not self._claim(pipeline, at, change.alarmName, cooldown):
             return Outcome("cooling-down", f"{pipeline} already retrained less than {hours} h before "
                                            f"{at.isoformat()}; {change.alarmName} starts nothing", pipeline)
-        execution = self.codepipeline.start_pipeline_execution(
-            name=pipeline, variables=[{"name": "Trigger", "value": "drift"}],  # the build records trigger=drift
-        )["pipelineExecutionId"]
+        try:
+            execution = self.codepipeline.start_pipeline_execution(
+                name=pipeline, variables=[{"name": "Trigger", "value": "drift"}],  # the build records trigger=drift
+                clientRequestToken=f"drift-{pipeline}-{int(at.timestamp())}"[:128],
+            )["pipelineExecutionId"]
+        except Exception:
+            # a start that failed is not a retrain: give the cool-down back so that a retry (Lambda's own,
+            # or the next alarm) can start it
+            self._release(pipeline, at, change.alarmName)
+            raise
         outcome = Outcome("retrain", f"drift alarm {change.alarmName} on {endpoint}: retraining with {pipeline} "
                                      f"(next retrain possible after {hours} h)", pipeline, execution)
-        self.sns.publish(TopicArn=self.topic_arn, Subject=f"Model Factory: retraining {pipeline}"[:100],
-                         Message=f"{outcome.reason} (build execution {execution})")
+        try:
+            self.sns.publish(TopicArn=self.topic_arn, Subject=f"Model Factory: retraining {pipeline}"[:100],
+                             Message=f"{outcome.reason} (build execution {execution})")
+        except Exception as error:  # the retrain runs; a retry must not start it twice for want of an e-mail
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", type(error).__name__)
+            return Outcome("retrain", f"{outcome.reason}; telling the approvers failed ({code})", pipeline, execution)
         return outcome
+
+    def _release(self, pipeline: str, at: datetime, alarm: str) -> None:
+        """Undo this invocation's claim, and only this invocation's."""
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.table_name, Key={"pipeline": {"S": pipeline}},
+                ConditionExpression="last_retrain = :claimed AND alarm = :alarm",
+                ExpressionAttributeValues={":claimed": {"N": str(int(at.timestamp()))}, ":alarm": {"S": alarm}})
+        except self.dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
 
     def _claim(self, pipeline: str, at: datetime, alarm: str, cooldown: timedelta) -> bool:
         """One conditional write decides: of concurrent alarms inside the cool-down, exactly one wins."""

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from botocore.exceptions import ClientError
+
 from stacks.common.naming import deploy_action_role_name, target_role_arn
 
 PACKAGE_ARN_PREFIX = "arn:aws"
@@ -210,22 +212,55 @@ def smoke_test(*, runtime, manifest: dict[str, Any], payload: str, records: int,
     return {"p95_ms": p95, "requests": attempts}
 
 
-def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any]):
-    """The SageMaker runtime of the account the staging endpoint runs in: in a separate staging account,
-    through the team's deploy-action role there (which may invoke the team's staging endpoints)."""
+def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any], service: str = "sagemaker-runtime"):
+    """A client of the account the stage's endpoint runs in: in a separate account, through the team's
+    deploy-action role there (which may invoke and describe the team's endpoints)."""
     if manifest["account"] == settings["account"]:
-        return boto3.client("sagemaker-runtime")
+        return boto3.client(service)
     partition = manifest["model_package_arn"].split(":")[1]
     role_arn = target_role_arn(partition, manifest["account"], deploy_action_role_name(settings["team"]))
-    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="smoke-test")["Credentials"]
-    return boto3.client("sagemaker-runtime", aws_access_key_id=credentials["AccessKeyId"],
+    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="deploy-task")["Credentials"]
+    return boto3.client(service, aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
                         aws_session_token=credentials["SessionToken"])
 
 
-def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str) -> str:
+def check_still_approved(*, sagemaker, package_arn: str) -> str:
+    """Right before DeployProd: a package rejected while it waited at the manual gate does not reach prod."""
+    status = sagemaker.describe_model_package(ModelPackageName=package_arn).get("ModelApprovalStatus")
+    if status != "Approved":
+        raise DeployError(f"model package {package_arn} is {status} now: not deploying it to prod")
+    return status
+
+
+def serving_package(sagemaker, endpoint: str) -> str | None:
+    """The model package the endpoint really serves: DescribeEndpoint -> endpoint config -> model (an inference
+    component's model when the endpoint is served through one) -> its ModelPackageName."""
+    config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    model = variants[0].get("ModelName")
+    if not model:
+        components = sagemaker.list_inference_components(EndpointNameEquals=endpoint)["InferenceComponents"]
+        if not components:
+            return None
+        described = sagemaker.describe_inference_component(
+            InferenceComponentName=components[0]["InferenceComponentName"])
+        model = described["Specification"]["ModelName"]
+    return sagemaker.describe_model(ModelName=model).get("PrimaryContainer", {}).get("ModelPackageName")
+
+
+def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str, sagemaker=None) -> str:
+    """Record the stage's serving package: the one the endpoint serves (checked when `sagemaker` is given); a
+    mismatch (an endpoint that rolled back) is recorded as it is and fails the task with one line."""
     name = serving_parameter(settings["team"], settings["model"], stage)
-    ssm.put_parameter(Name=name, Value=package_arn, Type="String", Overwrite=True)
+    actual = package_arn
+    if sagemaker is not None:
+        endpoint = f"mf-{settings['team']}-{settings['model']}-{stage}"
+        actual = serving_package(sagemaker, endpoint) or package_arn
+    ssm.put_parameter(Name=name, Value=actual, Type="String", Overwrite=True)
+    if actual != package_arn:
+        raise DeployError(f"{stage} serves {actual}, not {package_arn} (the endpoint rolled back): recorded "
+                          f"{actual} in {name}")
     return name
 
 
@@ -249,18 +284,24 @@ def main(argv: list[str] | None = None) -> int:
             result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest, payload=payload,
                                 records=records, problem_type=settings["problem_type"],
                                 max_p95_ms=settings["smoke_test_max_p95_ms"])
-            record(ssm=boto3.client("ssm"), settings=settings, stage="staging",
-                   package_arn=manifest["model_package_arn"])
             print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
         elif args[:1] == ["record"] and len(args) == 2 and args[1] in ("staging", "prod"):
             manifest = json.loads((out / f"manifest-{args[1]}.json").read_text())
             print(record(ssm=boto3.client("ssm"), settings=settings, stage=args[1],
-                         package_arn=manifest["model_package_arn"]))
+                         package_arn=manifest["model_package_arn"],
+                         sagemaker=runtime_client(boto3, settings, manifest, service="sagemaker")))
+        elif args[:1] == ["check-approved"]:
+            print(check_still_approved(sagemaker=boto3.client("sagemaker"), package_arn=package_arn or ""))
         else:
-            print("usage: tasks.py validate | smoke-test | record <staging|prod>", file=sys.stderr)
+            print("usage: tasks.py validate | smoke-test | record <staging|prod> | check-approved", file=sys.stderr)
             return 2
     except DeployError as error:
         print(f"deploy: {error}", file=sys.stderr)
+        return 1
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        print(f"deploy: {error.operation_name} failed: {details.get('Code', 'Unknown')}: {details.get('Message', '')}",
+              file=sys.stderr)
         return 1
     return 0
 

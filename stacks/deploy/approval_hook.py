@@ -28,7 +28,7 @@ class ApprovalHook(Construct):
                                 partition_key="id", key=key, time_to_live_attribute="expiration")
         hook = TeamFunction(
             self, "Hook", team=team, name="approval-hook", key=key, topic=topic,
-            description="Approved -> deploy that package; Rejected while serving -> roll back to the newest approved",
+            description="Approved -> deploy that package; Rejected while serving -> roll back to what served before",
             environment={
                 "IDEMPOTENCY_TABLE_NAME": self.table.table_name,
                 "TEAM": team,
@@ -53,8 +53,14 @@ class ApprovalHook(Construct):
                 resources=[*groups, *packages]))
             self.function.add_to_role_policy(iam.PolicyStatement(
                 sid="StartDeployPipelines", actions=["codepipeline:StartPipelineExecution"], resources=pipelines))
+            # a rejection stops the deploys of that package that are still running
             self.function.add_to_role_policy(iam.PolicyStatement(
-                sid="ReadServingPackages", actions=["ssm:GetParameter"], resources=parameters))
+                sid="StopDeploysOfARejectedPackage",
+                actions=["codepipeline:ListPipelineExecutions", "codepipeline:GetPipelineExecution",
+                         "codepipeline:StopPipelineExecution"], resources=pipelines))
+            self.function.add_to_role_policy(iam.PolicyStatement(
+                sid="ReadServingPackages", actions=["ssm:GetParameter", "ssm:GetParameterHistory"],
+                resources=parameters))
 
         self.rule = events.Rule(
             self, "PackageStateChange",
@@ -63,8 +69,13 @@ class ApprovalHook(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Package State Change"],
+                # approval decisions only: SageMaker sends the event for every update of a package, naming the
+                # updated fields; a package registered already approved names none
                 detail={"ModelPackageGroupName": sorted(model_package_groups),
-                        "ModelApprovalStatus": ["Approved", "Rejected"]},
+                        "ModelApprovalStatus": ["Approved", "Rejected"],
+                        "ModelPackageStatus": ["Completed"],
+                        "$or": [{"UpdatedModelPackageFields": ["ModelApprovalStatus"]},
+                                {"UpdatedModelPackageFields": [{"exists": False}]}]},
             ),
             targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
                                             retry_attempts=4, max_event_age=cdk.Duration.hours(6))],

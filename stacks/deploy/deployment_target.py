@@ -93,6 +93,14 @@ class DeploymentTarget(Construct):
             resources=[stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
                        stack.format_arn(service="sagemaker", resource="inference-component",
                                         resource_name=f"{prefix}*-staging-ic")]))
+        # RecordStaging / RecordProd check which package the endpoints here really serve
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="DescribeWhatTheEndpointsServe",
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
+                     "sagemaker:ListInferenceComponents", "sagemaker:DescribeInferenceComponent"],
+            resources=[stack.format_arn(service="sagemaker", resource=kind, resource_name=name) for kind, name in (
+                ("endpoint", f"{prefix}*"), ("inference-component", f"{prefix}*"), ("endpoint-config", "*"),
+                ("model", "*"))]))
 
         self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
         if clarify:  # bias/explainability monitors of the endpoints in this account
@@ -122,6 +130,11 @@ class DeploymentTarget(Construct):
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
+                "Describe only: the deploy records which package the team's endpoints (mf-<team>-...) serve, "
+                "following the configs and models CloudFormation names.")
+               for kind, name in (("endpoint", f"{prefix}*"), ("inference-component", f"{prefix}*"),
+                                  ("endpoint-config", "*"), ("model", "*"))},
         })
         acknowledge_endpoint_deployment(
             self.cfn_execution_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,

@@ -1,8 +1,15 @@
 """The deploy of one model: CodePipeline V2 `mf-<team>-<model>-deploy`, started by the approval hook with
-the pipeline variable ModelPackageArn, never by a source change:
+the pipeline variables ModelPackageArn, Purpose (deploy | rollback), SkipStaging and SkipProd, never by a
+source change:
 
-    Source (the endpoint app, an asset of this repo) -> Validate -> DeployStaging -> TestStaging
-        -> ApproveProd (manual, approvers' topic) -> DeployProd -> RecordProd
+    Source (the endpoint app, an asset of this repo) -> Validate -> DeployStaging (+ RecordStaging)
+        -> TestStaging -> ApproveProd (manual, approvers' topic) -> DeployProd (CheckStillApproved, deploy,
+        RecordProd)
+
+Stage entry conditions (VariableCheck) skip TestStaging and ApproveProd on a rollback, and a stage the
+rejected version does not serve in. Execution mode SUPERSEDED: a rollback or a newer approval overtakes a
+deploy waiting at the manual gate instead of queueing behind it; the approval hook refuses to start an
+older approval after a newer one, so order holds.
 
 Validate checks the package (exists, Approved, in this model's group, artifacts present), writes the
 deploy manifests and synthesizes both endpoint stacks with the same code as `make synth-endpoint`.
@@ -72,6 +79,9 @@ def deploy_spec() -> codebuild.BuildSpec:
                 'python -m pipelines.deploy.tasks smoke-test; fi',
                 'if [ "$TASK" = record-prod ]; then DEPLOY_OUT="$CODEBUILD_SRC_DIR_Templates" '
                 'python -m pipelines.deploy.tasks record prod; fi',
+                'if [ "$TASK" = record-staging ]; then DEPLOY_OUT="$CODEBUILD_SRC_DIR_Templates" '
+                'python -m pipelines.deploy.tasks record staging; fi',
+                'if [ "$TASK" = check-approved ]; then python -m pipelines.deploy.tasks check-approved; fi',
             ]},
         },
         "artifacts": {"base-directory": "build/deploy", "files": ["**/*"]},
@@ -154,6 +164,11 @@ class ModelDeploy(Construct):
 
         variable = codepipeline.Variable(variable_name=PIPELINE_VARIABLE, default_value="none",
                                          description="ARN of the approved model package to deploy")
+        purpose = codepipeline.Variable(variable_name="Purpose", default_value="deploy",
+                                        description="deploy, or rollback (no smoke test, no manual gate)")
+        skip = {stage: codepipeline.Variable(variable_name=f"Skip{stage.capitalize()}", default_value="false",
+                                             description=f"true: leave {stage} as it is (a rollback where the "
+                                                         "rejected version does not serve)") for stage in STAGES}
         source, templates = codepipeline.Artifact("EndpointApp"), codepipeline.Artifact("Templates")
         deployment_role = self._deployment_role(stack, team, model.name, group, sagemaker_role, key)
 
@@ -184,8 +199,18 @@ class ModelDeploy(Construct):
                 stack_name=team_stack_name(team, f"{model.name}-{stage}-endpoint"),
                 template_path=templates.at_path(f"{stage}/Endpoint.template.json"),
                 admin_permissions=False,
+                # a first create that rolled back (ROLLBACK_COMPLETE) blocks every later update: staging is
+                # replaced; prod is never deleted by the pipeline (the failure names the stack to clear)
+                replace_on_failure=stage == "staging",
+                run_order=1 if stage == "staging" else 2,
                 **({"deployment_role": deployment_role} | cross_account),
             )
+
+        def skip_when(name: str, variable_reference: str, value: str) -> codepipeline.Conditions:
+            return codepipeline.Conditions(conditions=[codepipeline.Condition(
+                result=codepipeline.Result.SKIP,
+                rules=[codepipeline.Rule(name=name, provider="VariableCheck", version="1", configuration={
+                    "Variable": variable_reference, "Value": value, "Operator": "EQ"})])])
 
         self.pipeline = codepipeline.Pipeline(
             self, "Pipeline",
@@ -194,25 +219,38 @@ class ModelDeploy(Construct):
             artifact_bucket=bucket,
             restart_execution_on_update=False,
             use_pipeline_role_for_actions=True,
-            variables=[variable],
+            variables=[variable, purpose, *skip.values()],
+            execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[actions.S3SourceAction(
                     action_name="EndpointApp", bucket=s3.Bucket.from_bucket_name(
                         self, "AssetBucket", bundle.s3_bucket_name),
                     bucket_key=bundle.s3_object_key, output=source, trigger=actions.S3Trigger.NONE)]),
                 codepipeline.StageProps(stage_name="Validate", actions=[validate]),
-                codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy("staging")]),
-                codepipeline.StageProps(stage_name="TestStaging", actions=[
-                    task("SmokeTest", "smoke-test", [source, templates])]),
-                codepipeline.StageProps(stage_name="ApproveProd", actions=[actions.ManualApprovalAction(
+                codepipeline.StageProps(
+                    stage_name="DeployStaging",
+                    before_entry=skip_when("SkipStaging", skip["staging"].reference(), "true"),
+                    # recorded as soon as it is deployed, from what the endpoint really serves
+                    actions=[deploy("staging"), task("RecordStaging", "record-staging", [source, templates],
+                                                     run_order=2)]),
+                codepipeline.StageProps(
+                    stage_name="TestStaging", before_entry=skip_when("Rollback", purpose.reference(), "rollback"),
+                    actions=[task("SmokeTest", "smoke-test", [source, templates])]),
+                codepipeline.StageProps(
+                    stage_name="ApproveProd", before_entry=skip_when("Rollback", purpose.reference(), "rollback"),
+                    actions=[actions.ManualApprovalAction(
                     action_name="ApproveProd",
                     notification_topic=topic,
                     additional_information=f"Deploy {team}/{model.name} to prod? "
                                            f"{validate.variable('APPROVAL_SUMMARY')}",
                     external_entity_link=validate.variable("REVIEW_URL"),
                 )]),
-                codepipeline.StageProps(stage_name="DeployProd", actions=[
-                    deploy("prod"), task("RecordProd", "record-prod", [source, templates], run_order=2)]),
+                codepipeline.StageProps(
+                    stage_name="DeployProd",
+                    before_entry=skip_when("SkipProd", skip["prod"].reference(), "true"),
+                    # a package rejected while it waited at the gate does not reach prod
+                    actions=[task("CheckStillApproved", "check-approved", [source], run_order=1), deploy("prod"),
+                             task("RecordProd", "record-prod", [source, templates], run_order=3)]),
             ],
         )
         self._acknowledge_wildcards(stack, team, model.name, group, bucket, bundle)
@@ -229,6 +267,16 @@ class ModelDeploy(Construct):
                                         resource_name=endpoint_name(team, model, "staging")),
                        stack.format_arn(service="sagemaker", resource="inference-component",
                                         resource_name=f"{endpoint_name(team, model, 'staging')}-ic")]))
+        # RecordStaging / RecordProd check what the endpoint really serves (same-account stages; a separate
+        # account's stage is described through the deploy-action role there)
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="DescribeWhatTheEndpointsServe",
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
+                     "sagemaker:ListInferenceComponents", "sagemaker:DescribeInferenceComponent"],
+            resources=[stack.format_arn(service="sagemaker", resource=kind, resource_name=name) for kind, name in (
+                *(("endpoint", endpoint_name(team, model, stage)) for stage in STAGES),
+                *(("inference-component", f"{endpoint_name(team, model, stage)}-ic") for stage in STAGES),
+                ("endpoint-config", "*"), ("model", "*"))]))
         for parameter in self.serving_parameters.values():
             parameter.grant_read(self.project)
             parameter.grant_write(self.project)
@@ -273,6 +321,10 @@ class ModelDeploy(Construct):
             **codebuild_default_reasons(stack, self.project.project_name),
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name='*'))}]": (
+                "Describe only: CloudFormation names the endpoint stacks' configs and models; the task follows "
+                "them from this model's two named endpoints to the package they serve.")
+               for kind in ("endpoint-config", "model")},
         })
         acknowledge_endpoint_deployment(
             self.deployment_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,

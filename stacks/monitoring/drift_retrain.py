@@ -45,7 +45,8 @@ class DriftRetrain(Construct):
             },
         )
         self.function, self.dead_letters = retrain.function, retrain.dead_letters
-        self.table.grant(self.function, "dynamodb:PutItem")
+        # claim the cool-down; give it back when the start failed
+        self.table.grant(self.function, "dynamodb:PutItem", "dynamodb:DeleteItem")
         pipelines = sorted(set(pipeline_by_endpoint.values()))
         if pipelines:
             self.function.add_to_role_policy(iam.PolicyStatement(

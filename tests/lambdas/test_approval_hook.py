@@ -77,10 +77,16 @@ def register(aws, status: str) -> str:
     )["ModelPackageArn"]
 
 
-def event(arn: str, status: str, group: str = GROUP) -> dict:
+def event(arn: str, status: str, group: str = GROUP, fields=("ModelApprovalStatus",),
+          modified: int = 1795683300000) -> dict:
+    """The documented event: the package's current state, the fields the update changed, when."""
     copied = copy.deepcopy(EVENT)
     copied["detail"].update(ModelPackageArn=arn, ModelApprovalStatus=status, ModelPackageGroupName=group,
-                            ModelPackageVersion=int(arn.rsplit("/", 1)[1]))
+                            ModelPackageVersion=int(arn.rsplit("/", 1)[1]), LastModifiedTime=modified)
+    if fields is None:
+        copied["detail"].pop("UpdatedModelPackageFields")
+    else:
+        copied["detail"]["UpdatedModelPackageFields"] = list(fields)
     return copied
 
 
@@ -89,13 +95,18 @@ def executions(aws) -> list[dict]:
     return summaries
 
 
-def started_with(aws) -> list[str]:
-    values = []
-    for summary in executions(aws):
+def variables_of(aws) -> list[dict]:
+    """The variables of every deploy execution, oldest first."""
+    found = []
+    for summary in reversed(executions(aws)):
         execution = aws["codepipeline"].get_pipeline_execution(
             pipelineName=f"{GROUP}-deploy", pipelineExecutionId=summary["pipelineExecutionId"])["pipelineExecution"]
-        values += [v["resolvedValue"] for v in execution.get("variables", []) if v["name"] == "ModelPackageArn"]
-    return values
+        found.append({v["name"]: v["resolvedValue"] for v in execution.get("variables", [])})
+    return found
+
+
+def started_with(aws) -> list[str]:
+    return [v["ModelPackageArn"] for v in variables_of(aws)]
 
 
 def notifications(aws) -> list[str]:
@@ -119,19 +130,23 @@ def test_approved_starts_one_execution_with_that_package_even_when_delivered_twi
     assert len(messages) == 1 and messages[0].startswith("approved: deploying version 1 of mf-fraud-card-fraud")
 
 
-def test_rejected_serving_package_rolls_back_to_the_newest_still_approved(aws):
-    older, newer, serving_arn = register(aws, "Approved"), register(aws, "Approved"), register(aws, "Approved")
-    serving(aws, "prod", serving_arn)
-    serving(aws, "staging", serving_arn)
-    aws["sagemaker"].update_model_package(ModelPackageArn=serving_arn, ModelApprovalStatus="Rejected")
-    result = aws["app"].handler(event(serving_arn, "Rejected"), Context())
-    assert result["action"] == "deploy" and result["package_arn"] == newer
-    assert started_with(aws) == [newer]
-    assert "serves in staging and prod: rolling back to version 2" in notifications(aws)[0]
-    assert older != newer
+def test_rejecting_the_prod_version_rolls_back_to_the_version_that_served_before_it(aws):
+    first, second, third = register(aws, "Approved"), register(aws, "Approved"), register(aws, "Approved")
+    # prod served 1, then 3 (2 was approved but never reached prod); staging already serves 3 too
+    for arn in (first, third):
+        serving(aws, "prod", arn)
+    serving(aws, "staging", second)
+    aws["sagemaker"].update_model_package(ModelPackageArn=third, ModelApprovalStatus="Rejected")
+    result = aws["app"].handler(event(third, "Rejected"), Context())
+    assert result["action"] == "deploy" and result["package_arn"] == first  # not the newest approved (2)
+    assert variables_of(aws) == [{"ModelPackageArn": first, "Purpose": "rollback", "SkipStaging": "true",
+                                  "SkipProd": "false"}]
+    (message,) = notifications(aws)
+    assert message.startswith("rejected version 3 of mf-fraud-card-fraud serves in prod: rolling back to version 1, "
+                              "which served prod before it (no smoke test, no manual gate)")
 
 
-def test_rejected_with_no_approved_left_notifies_only(aws):
+def test_rejected_with_no_earlier_approved_version_notifies_only(aws):
     only = register(aws, "Approved")
     serving(aws, "prod", only)
     aws["sagemaker"].update_model_package(ModelPackageArn=only, ModelApprovalStatus="Rejected")
@@ -139,8 +154,68 @@ def test_rejected_with_no_approved_left_notifies_only(aws):
     assert result["action"] == "notify"
     assert executions(aws) == []
     assert notifications(aws) == [
-        "rejected version 1 of mf-fraud-card-fraud serves in prod but no approved version is left; the endpoint is "
-        "left as it is"]
+        "rejected version 1 of mf-fraud-card-fraud serves in prod but no earlier serving version is still approved; "
+        "the endpoint is left as it is"]
+
+
+def test_a_metadata_edit_of_an_approved_package_starts_nothing(aws):
+    arn = register(aws, "Approved")
+    for fields in (["ApprovalDescription"], ["CustomerMetadataProperties"], ["ModelCard"], []):
+        result = aws["app"].handler(event(arn, "Approved", fields=fields, modified=1795690000000), Context())
+        assert result["action"] == "ignore" and "is not an approval decision" in result["reason"]
+    assert executions(aws) == []
+
+
+def test_a_package_created_already_approved_deploys(aws):
+    arn = register(aws, "Approved")
+    assert aws["app"].handler(event(arn, "Approved", fields=None), Context())["action"] == "deploy"
+
+
+def test_approve_reject_approve_deploys_twice(aws):
+    arn = register(aws, "Approved")
+    assert aws["app"].handler(event(arn, "Approved", modified=1), Context())["action"] == "deploy"
+    aws["app"].handler(event(arn, "Rejected", modified=2), Context())
+    assert aws["app"].handler(event(arn, "Approved", modified=3), Context())["action"] == "deploy"
+    assert started_with(aws) == [arn, arn]
+
+
+def test_an_older_approval_after_a_newer_one_starts_nothing(aws):
+    older, newer = register(aws, "Approved"), register(aws, "Approved")
+    assert aws["app"].handler(event(newer, "Approved"), Context())["action"] == "deploy"
+    result = aws["app"].handler(event(older, "Approved"), Context())
+    assert result["action"] == "notify"
+    assert result["reason"] == ("approved version 1 of mf-fraud-card-fraud is older than version 2, which is "
+                                "approved too: not deployed (reject 2 to roll back instead)")
+    assert started_with(aws) == [newer]
+
+
+def test_rejecting_a_package_stops_its_deploy_in_flight(aws):
+    """moto has no stop_pipeline_execution and finishes executions at once: Stubber with the documented
+    ListPipelineExecutions / GetPipelineExecution shapes (CodePipeline API reference)."""
+    from botocore.stub import Stubber
+
+    rejected = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/4"
+    other = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/5"
+    codepipeline = boto3.client("codepipeline", region_name=REGION)
+    hook = aws["app"].ApprovalHook(team=TEAM, groups={GROUP}, topic_arn="t", sagemaker=None,
+                                   codepipeline=codepipeline, ssm=None, sns=None)
+    pipeline = f"{GROUP}-deploy"
+    with Stubber(codepipeline) as stub:
+        stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": [
+            {"pipelineExecutionId": "e-1", "status": "InProgress"},
+            {"pipelineExecutionId": "e-2", "status": "InProgress"},
+            {"pipelineExecutionId": "e-0", "status": "Succeeded"}]}, {"pipelineName": pipeline})
+        for execution_id, arn in (("e-1", rejected), ("e-2", other)):
+            stub.add_response("get_pipeline_execution", {"pipelineExecution": {
+                "pipelineName": pipeline, "pipelineExecutionId": execution_id, "status": "InProgress",
+                "variables": [{"name": "ModelPackageArn", "resolvedValue": arn}]}},
+                {"pipelineName": pipeline, "pipelineExecutionId": execution_id})
+            if arn == rejected:
+                stub.add_response("stop_pipeline_execution", {"pipelineExecutionId": "e-1"}, {
+                    "pipelineName": pipeline, "pipelineExecutionId": "e-1", "abandon": True,
+                    "reason": f"{rejected} was rejected"})
+        assert hook._stop_deploys_of(GROUP, rejected) == ["e-1"]
+        stub.assert_no_pending_responses()
 
 
 def test_rejected_package_that_is_not_serving_changes_nothing(aws):
@@ -157,7 +232,7 @@ def test_rejected_package_that_is_not_serving_changes_nothing(aws):
     lambda e: e.pop("detail"),
     lambda e: e.update(detail="text"),
 ])
-def test_malformed_event_starts_nothing(aws, mutate, caplog):
+def test_malformed_event_starts_nothing(aws, mutate):
     bad = copy.deepcopy(EVENT)
     mutate(bad)
     result = aws["app"].handler(bad, Context())

@@ -149,3 +149,50 @@ def test_the_retrain_tells_the_build_it_was_started_by_drift(aws):
     execution = aws["codepipeline"].get_pipeline_execution(pipelineName=PIPELINE,
                                                             pipelineExecutionId=summary["pipelineExecutionId"])
     assert execution["pipelineExecution"]["variables"] == [{"name": "Trigger", "resolvedValue": "drift"}]
+
+
+class FailingStarts:
+    """The CodePipeline client, whose first `failures` starts fail as the API does (throttling)."""
+
+    def __init__(self, client, failures: int) -> None:
+        self.client, self.failures, self.calls = client, failures, []
+
+    def start_pipeline_execution(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        self.calls.append(kwargs)
+        if self.failures:
+            self.failures -= 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                              "StartPipelineExecution")
+        return self.client.start_pipeline_execution(**kwargs)
+
+
+def test_a_failed_start_gives_the_cooldown_back_so_the_retry_retrains(aws):
+    """A failed side effect is never remembered as done: the claim is released, Lambda's retry starts it."""
+    retrain = aws["app"].retrain()
+    failing = FailingStarts(retrain.codepipeline, failures=1)
+    retrain.codepipeline = failing
+    with pytest.raises(Exception, match="ThrottlingException"):
+        aws["app"].handler(alarm(), Context())
+    assert starts(aws) == 0
+    assert aws["app"].handler(alarm(), Context())["action"] == "retrain"
+    assert starts(aws) == 1 and len(failing.calls) == 2
+    # the same alarm delivered again after the successful start starts nothing more
+    assert aws["app"].handler(alarm(), Context())["action"] == "cooling-down"
+    assert starts(aws) == 1
+
+
+def test_a_failed_notification_after_a_successful_start_is_not_a_reason_to_start_again(aws):
+    retrain = aws["app"].retrain()
+
+    class Broken:
+        def publish(self, **kwargs):
+            from botocore.exceptions import ClientError
+            raise ClientError({"Error": {"Code": "KMSAccessDeniedException", "Message": "no"}}, "Publish")
+
+    retrain.sns = Broken()
+    result = aws["app"].handler(alarm(), Context())
+    assert result["action"] == "retrain" and result["reason"].endswith(
+        "; telling the approvers failed (KMSAccessDeniedException)")
+    assert starts(aws) == 1

@@ -276,3 +276,93 @@ def test_smoke_test_in_a_separate_staging_account_assumes_the_teams_role_there()
         calls.clear()
         tasks.runtime_client(Recorder, SETTINGS, {**manifest, "account": SETTINGS["account"]})
         assert calls == [("sagemaker-runtime", [])]
+
+
+PROD_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/7"
+OLD_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/6"
+
+
+def describe_chain(stub, endpoint: str, serving: str, *, component: bool = False) -> None:
+    """DescribeEndpoint -> DescribeEndpointConfig -> (inference component) -> DescribeModel, as the SageMaker
+    API reference shapes them."""
+    stub.add_response("describe_endpoint", {
+        "EndpointName": endpoint, "EndpointArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{endpoint}",
+        "EndpointConfigName": "EndpointConfig-abc", "EndpointStatus": "InService",
+        "CreationTime": "2026-12-01T00:00:00Z", "LastModifiedTime": "2026-12-01T00:00:00Z"},
+        {"EndpointName": endpoint})
+    variant = {"VariantName": "g5-xlarge", "InstanceType": "ml.g5.xlarge"}
+    if not component:
+        variant["ModelName"] = "Model-abc"
+    stub.add_response("describe_endpoint_config", {
+        "EndpointConfigName": "EndpointConfig-abc",
+        "EndpointConfigArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint-config/endpointconfig-abc",
+        "ProductionVariants": [variant], "CreationTime": "2026-12-01T00:00:00Z"},
+        {"EndpointConfigName": "EndpointConfig-abc"})
+    if component:
+        stub.add_response("list_inference_components", {"InferenceComponents": [{
+            "InferenceComponentName": f"{endpoint}-ic", "EndpointName": endpoint, "VariantName": "g5-xlarge",
+            "InferenceComponentArn": f"arn:aws:sagemaker:{REGION}:123456789012:inference-component/{endpoint}-ic",
+            "EndpointArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{endpoint}",
+            "CreationTime": "2026-12-01T00:00:00Z", "LastModifiedTime": "2026-12-01T00:00:00Z"}]},
+            {"EndpointNameEquals": endpoint})
+        stub.add_response("describe_inference_component", {
+            "InferenceComponentName": f"{endpoint}-ic", "EndpointName": endpoint,
+            "InferenceComponentArn": f"arn:aws:sagemaker:{REGION}:123456789012:inference-component/{endpoint}-ic",
+            "EndpointArn": f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{endpoint}",
+            "Specification": {"ModelName": "Model-abc"}, "CreationTime": "2026-12-01T00:00:00Z",
+            "LastModifiedTime": "2026-12-01T00:00:00Z"}, {"InferenceComponentName": f"{endpoint}-ic"})
+    stub.add_response("describe_model", {
+        "ModelName": "Model-abc", "ModelArn": f"arn:aws:sagemaker:{REGION}:123456789012:model/model-abc",
+        "PrimaryContainer": {"ModelPackageName": serving}, "CreationTime": "2026-12-01T00:00:00Z"},
+        {"ModelName": "Model-abc"})
+
+
+@pytest.mark.parametrize("component", [False, True])
+def test_record_checks_which_package_the_endpoint_really_serves(aws, component):
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    stage = "staging" if component else "prod"
+    with Stubber(sagemaker) as stub:
+        describe_chain(stub, f"mf-fraud-card-fraud-{stage}", PROD_ARN, component=component)
+        name = tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage=stage, package_arn=PROD_ARN, sagemaker=sagemaker)
+        stub.assert_no_pending_responses()
+    assert aws["ssm"].get_parameter(Name=name)["Parameter"]["Value"] == PROD_ARN
+
+
+def test_an_endpoint_that_rolled_back_is_recorded_as_it_is_and_said(aws):
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    with Stubber(sagemaker) as stub:
+        describe_chain(stub, "mf-fraud-card-fraud-prod", OLD_ARN)
+        with pytest.raises(tasks.DeployError) as caught:
+            tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage="prod", package_arn=PROD_ARN, sagemaker=sagemaker)
+        stub.assert_no_pending_responses()
+    assert str(caught.value) == (f"prod serves {OLD_ARN}, not {PROD_ARN} (the endpoint rolled back): recorded "
+                                 f"{OLD_ARN} in /model-factory/fraud/card-fraud/prod/model-package-arn")
+    assert aws["ssm"].get_parameter(Name="/model-factory/fraud/card-fraud/prod/model-package-arn")[
+        "Parameter"]["Value"] == OLD_ARN
+
+
+def test_a_package_rejected_at_the_gate_does_not_reach_prod(aws):
+    arn = package(aws)
+    assert tasks.check_still_approved(sagemaker=aws["sagemaker"], package_arn=arn) == "Approved"
+    aws["sagemaker"].update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
+    with pytest.raises(tasks.DeployError, match="is Rejected now: not deploying it to prod"):
+        tasks.check_still_approved(sagemaker=aws["sagemaker"], package_arn=arn)
+
+
+def test_an_aws_error_in_a_task_is_one_line(monkeypatch, capsys):
+    from botocore.exceptions import ClientError
+
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeModelPackage")
+
+    class FakeBoto3:
+        @staticmethod
+        def client(name, **kwargs):
+            return type("C", (), {"describe_model_package": staticmethod(throttled)})()
+
+    monkeypatch.setitem(__import__("sys").modules, "boto3", FakeBoto3)
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    monkeypatch.setenv("MODEL_PACKAGE_ARN", PROD_ARN)
+    assert tasks.main(["check-approved"]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "deploy: DescribeModelPackage failed: ThrottlingException: Rate exceeded"]

@@ -42,7 +42,13 @@ def test_rule_matches_exactly_this_teams_approvals_and_rejections(foundation):
         "EventPattern": {
             "source": ["aws.sagemaker"],
             "detail-type": ["SageMaker Model Package State Change"],
-            "detail": {"ModelPackageGroupName": ["mf-fraud-card-fraud"], "ModelApprovalStatus": ["Approved", "Rejected"]},
+            # approval decisions of completed packages only: the event comes for every update, naming the
+            # updated fields; a package registered already approved names none (SageMaker developer guide,
+            # "SageMaker model package state change"; EventBridge "$or" and "exists" matching)
+            "detail": {"ModelPackageGroupName": ["mf-fraud-card-fraud"], "ModelApprovalStatus": ["Approved", "Rejected"],
+                       "ModelPackageStatus": ["Completed"],
+                       "$or": [{"UpdatedModelPackageFields": ["ModelApprovalStatus"]},
+                               {"UpdatedModelPackageFields": [{"exists": False}]}]},
         },
         "Targets": [Match.object_like({
             "Arn": {"Fn::GetAtt": [function_id, "Arn"]},
@@ -117,8 +123,10 @@ def test_deploy_pipeline_variable_and_stage_order(pipelines):
     _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
     props = pipeline["Properties"]
     assert props["PipelineType"] == "V2"
-    assert props["Variables"] == [{"Name": "ModelPackageArn", "DefaultValue": "none",
-                                   "Description": "ARN of the approved model package to deploy"}]
+    assert [(v["Name"], v["DefaultValue"]) for v in props["Variables"]] == [
+        ("ModelPackageArn", "none"), ("Purpose", "deploy"), ("SkipStaging", "false"), ("SkipProd", "false")]
+    # SUPERSEDED: a rollback or newer approval overtakes a deploy waiting at the gate (CodePipeline V2)
+    assert props["ExecutionMode"] == "SUPERSEDED"
     assert [s["Name"] for s in props["Stages"]] == [
         "Source", "Validate", "DeployStaging", "TestStaging", "ApproveProd", "DeployProd"]
     source = props["Stages"][0]["Actions"][0]
@@ -142,13 +150,14 @@ def test_cloudformation_actions_deploy_the_endpoint_stacks_with_a_scoped_role(pi
         Match.object_like({"Principal": {"Service": "cloudformation.amazonaws.com"}})]}})
     _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
     stages = {s["Name"]: s["Actions"] for s in pipeline["Properties"]["Stages"]}
-    for stage, action in (("staging", stages["DeployStaging"][0]), ("prod", stages["DeployProd"][0])):
+    for stage, action, mode in (("staging", stages["DeployStaging"][0], "REPLACE_ON_FAILURE"),
+                                ("prod", stages["DeployProd"][1], "CREATE_UPDATE")):
         assert action["ActionTypeId"]["Provider"] == "CloudFormation"
         assert action["Configuration"] == {
-            "StackName": f"mf-fraud-card-fraud-{stage}-endpoint", "ActionMode": "CREATE_UPDATE",
+            "StackName": f"mf-fraud-card-fraud-{stage}-endpoint", "ActionMode": mode,
             "TemplatePath": f"Templates::{stage}/Endpoint.template.json", "RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}}
-    record = stages["DeployProd"][1]
-    assert (record["Name"], record["RunOrder"]) == ("RecordProd", 2)
+    record = stages["DeployProd"][2]
+    assert (record["Name"], record["RunOrder"]) == ("RecordProd", 3)
     _, policy = only(pipelines, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/mf-fraud-card-fraud-*" in statements["EndpointResources"]["Resource"]
@@ -207,3 +216,47 @@ def test_the_endpoint_app_bundle_holds_every_stacks_package_and_no_local_outputs
     assert (bundle / "pipelines" / "deploy" / "tasks.py").exists()
     assert not (bundle / "tests").exists() and not (bundle / ".venv").exists()
     assert not any((bundle / "build").glob("*"))
+
+
+def variable_check(variable: str, value: str) -> dict:
+    """A stage entry condition that skips the stage (CodePipeline V2 conditions; rule VariableCheck)."""
+    return {"Conditions": [{"Result": "SKIP", "Rules": [{
+        "Name": Match.any_value(), "RuleTypeId": {"Category": "Rule", "Owner": "AWS", "Provider": "VariableCheck",
+                                                  "Version": "1"},
+        "Configuration": {"Variable": f"#{{variables.{variable}}}", "Value": value, "Operator": "EQ"}}]}]}
+
+
+def test_a_rollback_skips_the_smoke_test_the_gate_and_the_stages_it_does_not_touch(pipelines):
+    _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
+    stages = {s["Name"]: s for s in pipeline["Properties"]["Stages"]}
+    expected = {"DeployStaging": ("SkipStaging", "true"), "TestStaging": ("Purpose", "rollback"),
+                "ApproveProd": ("Purpose", "rollback"), "DeployProd": ("SkipProd", "true")}
+    for name, (variable, value) in expected.items():
+        assert Match.object_like(variable_check(variable, value)).test(stages[name]["BeforeEntry"]).is_success, name
+    assert "BeforeEntry" not in stages["Validate"]
+
+
+def test_staging_is_recorded_when_deployed_and_prod_only_if_still_approved(pipelines):
+    _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
+    stages = {s["Name"]: s for s in pipeline["Properties"]["Stages"]}
+
+    def tasks(stage: str) -> list[tuple[str, int, str | None]]:
+        found = []
+        for action in stages[stage]["Actions"]:
+            env = {v["name"]: v["value"] for v in json.loads(action["Configuration"].get("EnvironmentVariables", "[]"))}
+            found.append((action["Name"], action["RunOrder"], env.get("TASK")))
+        return found
+    assert tasks("DeployStaging") == [("DeployStaging", 1, None), ("RecordStaging", 2, "record-staging")]
+    assert tasks("DeployProd") == [("CheckStillApproved", 1, "check-approved"), ("DeployProd", 2, None),
+                                   ("RecordProd", 3, "record-prod")]
+
+
+def test_a_failed_first_create_of_staging_is_replaced_prod_never(pipelines):
+    _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
+    stages = {s["Name"]: s for s in pipeline["Properties"]["Stages"]}
+    staging = next(a for a in stages["DeployStaging"]["Actions"] if a["Name"] == "DeployStaging")
+    prod = next(a for a in stages["DeployProd"]["Actions"] if a["Name"] == "DeployProd")
+    # CloudFormation action mode REPLACE_ON_FAILURE: "If the stack exists and is in a failed state,
+    # CloudFormation deletes the stack and then creates a new stack" (CodePipeline CloudFormation action reference)
+    assert staging["Configuration"]["ActionMode"] == "REPLACE_ON_FAILURE"
+    assert prod["Configuration"]["ActionMode"] == "CREATE_UPDATE"
