@@ -61,6 +61,15 @@ def deploy_action_role_name(team: str) -> str:
     return f"mf-{team}-deploy-action"
 
 
+def deploy_pipeline_role_name(team: str, model: str) -> str:
+    """The deploy pipeline's own role: the one principal (with the tasks role) a target account trusts."""
+    return f"{codepipeline_name(team, model, 'deploy')}-role"
+
+
+def deploy_tasks_role_name(team: str, model: str) -> str:
+    return f"{codepipeline_name(team, model, 'deploy')}-task"
+
+
 def cfn_execution_role_name(team: str) -> str:
     """In a separate staging/prod account: the role CloudFormation deploys the endpoint stacks with."""
     return f"mf-{team}-cfn-execution"

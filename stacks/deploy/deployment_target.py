@@ -23,6 +23,8 @@ from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
     cfn_execution_role_name,
     deploy_action_role_name,
+    deploy_pipeline_role_name,
+    deploy_tasks_role_name,
     model_package_group_name,
     sagemaker_execution_role_name,
     team_key_alias,
@@ -71,7 +73,11 @@ class DeploymentTarget(Construct):
         self.deploy_action_role = iam.Role(
             self, "DeployAction", role_name=deploy_action_role_name(team),
             description=f"Model Factory: the {team} team's deploy pipeline (factory account {factory_account})",
-            assumed_by=iam.AccountPrincipal(factory_account))
+            # not the whole factory account: only the team's deploy pipelines and their tasks (by name, as a
+            # condition: IAM would refuse a principal ARN of a role that does not exist yet)
+            assumed_by=iam.AccountPrincipal(factory_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
+                f"arn:{stack.partition}:iam::{factory_account}:role/{name(team, model)}"
+                for model in models for name in (deploy_pipeline_role_name, deploy_tasks_role_name)]}}))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="EndpointStacks",
             actions=["cloudformation:CreateStack", "cloudformation:UpdateStack", "cloudformation:DeleteStack",

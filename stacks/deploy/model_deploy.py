@@ -37,6 +37,8 @@ from stacks.common.naming import (
     cfn_execution_role_name,
     codepipeline_name,
     deploy_action_role_name,
+    deploy_pipeline_role_name,
+    deploy_tasks_role_name,
     endpoint_name,
     model_package_group_name,
     target_role_arn,
@@ -145,6 +147,9 @@ class ModelDeploy(Construct):
         self.project = codebuild.PipelineProject(
             self, "Tasks",
             project_name=codepipeline_name(team, model.name, "deploy"),
+            # named, so that target accounts can trust exactly this role (aws:PrincipalArn)
+            role=iam.Role(self, "TasksRole", role_name=deploy_tasks_role_name(team, model.name),
+                          assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")),
             description=f"Validate, smoke test and record deploys of {team}/{model.name}",
             environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                                                    compute_type=codebuild.ComputeType.SMALL),
@@ -215,6 +220,8 @@ class ModelDeploy(Construct):
         self.pipeline = codepipeline.Pipeline(
             self, "Pipeline",
             pipeline_name=codepipeline_name(team, model.name, "deploy"),
+            role=iam.Role(self, "PipelineRole", role_name=deploy_pipeline_role_name(team, model.name),
+                          assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")),
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=bucket,
             restart_execution_on_update=False,

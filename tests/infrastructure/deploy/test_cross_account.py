@@ -37,10 +37,22 @@ def test_one_target_stack_per_separate_account_named_and_placed_there(many_team_
     assert not many_team_factory.stages["team-000"].targets  # default: everything in the factory account
 
 
-def test_deploy_action_role_trusts_exactly_the_factory_account(targets):
+def test_deploy_action_role_trusts_only_the_teams_deploy_pipelines_and_their_tasks(targets):
+    """Not the whole factory account: anyone there with sts:AssumeRole could deploy past the gate. The roles are
+    named in an aws:PrincipalArn condition (IAM refuses a principal ARN of a role that does not exist yet)."""
+    allowed = sorted(f"arn:aws:iam::{FACTORY}:role/mf-team-004-{model}-deploy-{kind}"
+                     for model in ("model-00", "model-01") for kind in ("role", "task"))
     for template in targets.values():
-        trust = role(template, "mf-team-004-deploy-action")["AssumeRolePolicyDocument"]["Statement"]
-        assert trust == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FACTORY}:root"}}]
+        (trust,) = role(template, "mf-team-004-deploy-action")["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"AWS": f"arn:aws:iam::{FACTORY}:root"}
+        assert sorted(trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]) == allowed
+
+
+def test_the_trusted_roles_are_the_deploy_pipelines_own(many_team_factory):
+    template = many_team_factory.build_template("team-004", "model-00")
+    for name, service in (("mf-team-004-model-00-deploy-role", "codepipeline.amazonaws.com"),
+                          ("mf-team-004-model-00-deploy-task", "codebuild.amazonaws.com")):
+        assert role(template, name)["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": service}
 
 
 def test_execution_roles_trust_only_their_service_in_the_target_account(targets):
