@@ -25,7 +25,7 @@ ENDPOINT_OUT ?= build/endpoint
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
-	@echo "make synth [CONFIG=file] [OUT=dir] synthesize every team's factory, cdk-nag on"
+	@echo "make synth [CONFIG=file] [OUT=dir] [TEAMS=a,b]  synthesize every team's (or those teams') factory, cdk-nag on"
 	@echo "make test                         the whole offline test suite"
 	@echo "make train-local [MODEL=team/model] [OUT=dir]  that model's seed data: preprocess -> train -> evaluate here"
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
@@ -48,7 +48,7 @@ node_modules/.lock.stamp: package.json package-lock.json
 
 synth: setup
 	@$(PY) -m stacks.config "$(CONFIG)"
-	$(CDK) synth --quiet --context config="$(CONFIG)" --output "$(OUT)"
+	$(CDK) synth --quiet --context config="$(CONFIG)" $(if $(TEAMS),--context teams="$(TEAMS)") --output "$(OUT)"
 
 test: setup
 	$(PY) -m pytest

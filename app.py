@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: read the factory config once, build one stage per team, fail on any finding.
 
-Run through the CDK CLI (``make synth``); the config file comes from the ``config`` context value.
+Run through the CDK CLI (``make synth``); the config file comes from the ``config`` context value, and
+``teams`` (``make synth TEAMS=a,b``) builds only those teams' stages after validating the whole config.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ def main() -> int:
     config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
         config = load_config(config_path)
+        teams = config.select(app.node.try_get_context("teams"), source=config_path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    build_factory(app, config)
+    build_factory(app, config, teams)
     return exit_code_for(synth_and_report(app))
 
 

@@ -11,7 +11,7 @@ import os
 from functools import cache
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -24,7 +24,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from approval import ApprovalHook, PackageStateChange
 
 logger = Logger(service="approval-hook")
-tracer = Tracer(service="approval-hook")
 metrics = Metrics(namespace="ModelFactory", service="approval-hook")
 
 persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
@@ -52,7 +51,6 @@ def handle_change(change: dict) -> dict:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)

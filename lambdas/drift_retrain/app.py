@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import cache
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
@@ -23,7 +23,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from retrain import AlarmStateChange, DriftRetrain
 
 logger = Logger(service="drift-retrain")
-tracer = Tracer(service="drift-retrain")
 metrics = Metrics(namespace="ModelFactory", service="drift-retrain")
 
 PIPELINE_BY_ENDPOINT = json.loads(os.environ["PIPELINE_BY_ENDPOINT"])
@@ -42,7 +41,6 @@ def retrain() -> DriftRetrain:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     try:

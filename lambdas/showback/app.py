@@ -14,14 +14,13 @@ from decimal import Decimal
 from functools import cache
 
 import boto3
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from showback import Period, ShowbackError, cents, cost_table, costs_by_model
 
 logger = Logger(service="showback")
-tracer = Tracer(service="showback")
 
 TEAM = os.environ["TEAM"]
 MODELS = json.loads(os.environ["MODELS"])
@@ -45,7 +44,6 @@ def period_for(event: dict, today: date) -> Period:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict, context: LambdaContext, today: date | None = None) -> dict:
     try:
         period = period_for(event, today or date.today())

@@ -76,7 +76,11 @@ class TeamFunction(Construct):
             memory_size=256,
             timeout=cdk.Duration.seconds(30),
             log_group=log_group,
+            # X-Ray active tracing from the Lambda service; no X-Ray SDK in the code (maintenance mode since
+            # 2026-02-25, end of support 2027-02-25)
             tracing=lambda_.Tracing.ACTIVE,
+            # environment variables encrypted with the team key (checkov CKV_AWS_173)
+            environment_encryption=key,
             dead_letter_queue=self.dead_letters,
             environment={**environment, "NOTIFICATION_TOPIC_ARN": topic.topic_arn,
                          "POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": "ModelFactory"},

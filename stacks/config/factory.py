@@ -131,6 +131,18 @@ class FactoryConfig(Strict):
         return [f"teams[{t}].models[{m}].endpoint.{line}" for t, team in enumerate(self.teams)
                 for m, model in enumerate(team.models) for line in model.endpoint.warnings()]
 
+    def select(self, names: str | None, *, source: str) -> list[TeamConfig]:
+        """The teams named in a comma-separated list (make synth TEAMS=a,b), all of them for None or ''."""
+        if not names or not names.strip():
+            return list(self.teams)
+        by_name = {t.name: t for t in self.teams}
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            raise ConfigError(f"TEAMS: {', '.join(repr(n) for n in unknown)} is not a team of {source} "
+                              f"(teams: {', '.join(by_name)})")
+        return [by_name[n] for n in dict.fromkeys(wanted)]
+
     def teams_sharing_account(self, team: TeamConfig) -> list[str]:
         return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
 

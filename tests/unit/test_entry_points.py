@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.synth import ROOT
+from tests.synth import ROOT, project_context
 
 
 def run(args: list[str], env_extra: dict[str, str]) -> subprocess.CompletedProcess:
@@ -62,3 +62,20 @@ def test_the_example_regression_model_passes_its_own_gate_locally(tmp_path: Path
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert (settings["label"], settings["data_s3_uri"]) == (
         "demand", "s3://mf-pricing-222222222222-eu-west-1/mf-pricing-demand-forecast/data/")
+
+
+def test_teams_builds_only_those_stages_after_validating_the_whole_config(tmp_path: Path):
+    outdir = tmp_path / "out"
+    context = {**project_context(), "teams": "pricing"}  # the CLI adds cdk.json's context (feature flags)
+    result = run(["app.py"], {"CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(p.name for p in outdir.glob("assembly-*")) == ["assembly-pricing"]
+
+
+def test_teams_naming_a_team_that_is_not_in_the_config_is_one_line_and_writes_nothing(tmp_path: Path):
+    outdir = tmp_path / "out"
+    result = run(["app.py"], {"CDK_CONTEXT_JSON": json.dumps({"teams": "pricing,nope"}), "CDK_OUTDIR": str(outdir)})
+    assert result.returncode == 1
+    assert [line for line in result.stderr.splitlines() if not line.startswith("b'")] == [
+        "TEAMS: 'nope' is not a team of config/factory.yaml (teams: fraud, pricing)"]
+    assert not list(outdir.glob("**/*.template.json"))
