@@ -34,7 +34,7 @@ def local_settings(config_file: str, model_ref: str | None) -> dict:
     team, model = models[ref]
     bucket = artifact_bucket_name(team.name, team.account, team.region)
     return pipeline_settings(
-        model=model, pipeline_name=sagemaker_pipeline_name(team.name, model.name),
+        team=team.name, model=model, pipeline_name=sagemaker_pipeline_name(team.name, model.name),
         group_name=model_package_group_name(team.name, model.name), region=team.region, bucket_name=bucket,
         role_arn=f"arn:aws:iam::{team.account}:role/local", kms_key_arn="local", repository="local", tags={})
 

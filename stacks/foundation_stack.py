@@ -41,6 +41,7 @@ class FoundationStack(cdk.Stack):
         budget_action: str = "manual",
         external_training_data: Sequence[str] = (),
         model_endpoints: Mapping[str, StageEndpoints] | None = None,
+        auto_prod_gate_models: Sequence[str] = (),
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -70,7 +71,8 @@ class FoundationStack(cdk.Stack):
             execution.policy.node.add_dependency(group)
         self.approval_hook = ApprovalHook(
             self, "ApprovalHook", team=team, key=self.key, topic=self.topic,
-            model_package_groups=[model_package_group_name(team, m) for m in models])
+            model_package_groups=[model_package_group_name(team, m) for m in models],
+            auto_prod_gate_groups=[model_package_group_name(team, m) for m in auto_prod_gate_models])
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
         self.showback = CostShowback(self, "Showback", team=team, models=models, key=self.key, topic=self.topic)

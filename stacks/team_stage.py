@@ -44,6 +44,7 @@ class TeamStage(cdk.Stage):
             team=team.name,
             models=[model.name for model in team.models],
             model_endpoints={model.name: model.endpoint for model in team.models},
+            auto_prod_gate_models=[m.name for m in team.models if m.promotion.prod_gate == "auto"],
             approvers=list(team.approvers),
             monthly_budget_usd=team.monthly_budget_usd,
             budget_filters_by_team_tag=account_shared_with_other_teams,

@@ -49,6 +49,7 @@ def many_team_factory(tmp_path_factory) -> SynthesizedFactory:
         "repository": "acme/churn-model",
         "branch": "release",
     }
+    data["teams"][1]["models"][0]["promotion"] = {"mode": "auto", "min_improvement": 0.002, "prod_gate": "auto"}
     data["teams"][2]["data_buckets"] = ["acme-feature-store"]  # training data outside the team bucket
     data["teams"][2]["models"][0]["training"]["data_s3_uri"] = "s3://acme-feature-store/churn/daily"
     data["teams"][1]["budget_action"] = "automatic"

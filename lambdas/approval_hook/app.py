@@ -36,13 +36,15 @@ idempotency = IdempotencyConfig(
 TEAM = os.environ["TEAM"]
 GROUPS = frozenset(json.loads(os.environ["MODEL_PACKAGE_GROUPS"]))
 TOPIC_ARN = os.environ["NOTIFICATION_TOPIC_ARN"]
+AUTO_PROD_GATE = frozenset(json.loads(os.environ.get("AUTO_PROD_GATE_GROUPS", "[]")))
 
 
 @cache
 def hook() -> ApprovalHook:
     """Clients are made on first use and kept for the life of the execution environment."""
     return ApprovalHook(team=TEAM, groups=set(GROUPS), topic_arn=TOPIC_ARN, sagemaker=boto3.client("sagemaker"),
-                        codepipeline=boto3.client("codepipeline"), ssm=boto3.client("ssm"), sns=boto3.client("sns"))
+                        codepipeline=boto3.client("codepipeline"), ssm=boto3.client("ssm"), sns=boto3.client("sns"),
+                        auto_prod_gate=set(AUTO_PROD_GATE))
 
 
 @idempotent_function(data_keyword_argument="change", persistence_store=persistence, config=idempotency)

@@ -13,7 +13,9 @@ STAGES = ("staging", "prod")
 PIPELINE_VARIABLE = "ModelPackageArn"
 # the deploy pipeline's stage entry conditions read these: a rollback skips the smoke test and the manual
 # gate, and every stage the rejected version does not serve in
-PURPOSE, SKIP_STAGING, SKIP_PROD = "Purpose", "SkipStaging", "SkipProd"
+PURPOSE, SKIP_STAGING, SKIP_PROD, SKIP_GATE = "Purpose", "SkipStaging", "SkipProd", "SkipGate"
+# the ApprovalDescription the build writes when it approves a better challenger itself (promotion: auto)
+AUTO_PROMOTED = "auto-promoted: "
 UNSET = ("", "none")
 
 
@@ -26,6 +28,7 @@ class PackageStateChange(BaseModel):
     ModelPackageArn: str = Field(pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/.+/[0-9]+$")
     ModelApprovalStatus: str
     ModelPackageVersion: int | None = None
+    ApprovalDescription: str | None = None
     # SageMaker sends the event for every update of a package and names the updated fields; a package
     # created already approved has none (SageMaker developer guide, "SageMaker model package state change")
     UpdatedModelPackageFields: list[str] | None = None
@@ -68,8 +71,11 @@ def version_of(package_arn: str) -> str:
 
 
 class ApprovalHook:
-    def __init__(self, *, team: str, groups: set[str], topic_arn: str, sagemaker, codepipeline, ssm, sns) -> None:
+    def __init__(self, *, team: str, groups: set[str], topic_arn: str, sagemaker, codepipeline, ssm, sns,
+                 auto_prod_gate: set[str] | None = None) -> None:
         self.team, self.groups, self.topic_arn = team, groups, topic_arn
+        # groups whose automatic approvals pass the prod gate too (models[].promotion.prod_gate: auto)
+        self.auto_prod_gate = auto_prod_gate or set()
         self.sagemaker, self.codepipeline, self.ssm, self.sns = sagemaker, codepipeline, ssm, sns
 
     def handle(self, change: PackageStateChange) -> Outcome:
@@ -96,12 +102,13 @@ class ApprovalHook:
         return outcome
 
     def _deploy(self, group: str, package_arn: str, token_parts: tuple[str, ...], reason: str, *,
-                purpose: str = "deploy", skip: tuple[str, ...] = ()) -> Outcome:
+                purpose: str = "deploy", skip: tuple[str, ...] = (), skip_gate: bool = False) -> Outcome:
         response = self.codepipeline.start_pipeline_execution(
             name=deploy_pipeline_name(group),
             variables=[{"name": PIPELINE_VARIABLE, "value": package_arn}, {"name": PURPOSE, "value": purpose},
                        {"name": SKIP_STAGING, "value": str("staging" in skip).lower()},
-                       {"name": SKIP_PROD, "value": str("prod" in skip).lower()}],
+                       {"name": SKIP_PROD, "value": str("prod" in skip).lower()},
+                       {"name": SKIP_GATE, "value": str(skip_gate or purpose == "rollback").lower()}],
             clientRequestToken=request_token(package_arn, purpose, *token_parts),
         )
         return Outcome("deploy", reason, package_arn, response["pipelineExecutionId"])
@@ -114,9 +121,15 @@ class ApprovalHook:
             return Outcome("notify", f"approved version {version_of(arn)} of {group} is older than version "
                                      f"{version_of(newest)}, which is approved too: not deployed (reject "
                                      f"{version_of(newest)} to roll back instead)", arn)
+        automatic = (change.ApprovalDescription or "").startswith(AUTO_PROMOTED)
+        if automatic and group in self.auto_prod_gate:
+            return self._deploy(group, arn, ("Approved", change.decision_time),
+                                f"auto-promoted: deploying version {version_of(arn)} of {group} to staging, then prod "
+                                f"without the manual gate (prod_gate: auto; the canary guards prod): "
+                                f"{change.ApprovalDescription.removeprefix(AUTO_PROMOTED)}", skip_gate=True)
         return self._deploy(group, arn, ("Approved", change.decision_time),
-                            f"approved: deploying version {version_of(arn)} of {group} to staging, then prod "
-                            "after the manual gate")
+                            f"{'auto-promoted' if automatic else 'approved'}: deploying version {version_of(arn)} of "
+                            f"{group} to staging, then prod after the manual gate")
 
     def _rejected(self, group: str, change: PackageStateChange) -> Outcome:
         rejected_arn = change.ModelPackageArn

@@ -50,15 +50,25 @@ def _split_s3(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def primary_metrics(s3, package: dict[str, Any]) -> dict[str, float]:
-    """The evaluation report registered with the package, flattened to {metric: value}."""
+def evaluation_report(s3, package: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation report registered with the package (evaluation.json), or {}."""
     uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return {}
     bucket, key = _split_s3(uri)
-    report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return {name: float(metric["value"]) for section in report.values() for name, metric in section.items()
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def flatten(report: dict[str, Any]) -> dict[str, float]:
+    """{metric: value} of a report's *_metrics sections."""
+    return {name: float(metric["value"]) for section_name, section in report.items()
+            if section_name.endswith("_metrics") for name, metric in section.items()
             if isinstance(metric, dict) and "value" in metric}
+
+
+def primary_metrics(s3, package: dict[str, Any]) -> dict[str, float]:
+    """The evaluation report registered with the package, flattened to {metric: value}."""
+    return flatten(evaluation_report(s3, package))
 
 
 def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3, ssm, out: Path) -> dict[str, str]:
@@ -102,12 +112,21 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
                     "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
         (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
 
-    challenger = primary_metrics(s3, package)
+    report = evaluation_report(s3, package)
+    challenger = flatten(report)
     champion_arn = _parameter(ssm, serving_parameter(team, model, "prod"))
-    champion = primary_metrics(s3, sagemaker.describe_model_package(ModelPackageName=champion_arn)) \
-        if champion_arn and champion_arn != package_arn and champion_arn.startswith(PACKAGE_ARN_PREFIX) else {}
+    scored_here = report.get("champion", {})
+    same_split = bool(champion_arn and scored_here.get("package_arn") == champion_arn and "error" not in scored_here)
+    if same_split:
+        # the build scored the serving champion on this challenger's own test split
+        champion = flatten(scored_here)
+    else:
+        champion = primary_metrics(s3, sagemaker.describe_model_package(ModelPackageName=champion_arn)) \
+            if champion_arn and champion_arn != package_arn and champion_arn.startswith(PACKAGE_ARN_PREFIX) else {}
     version = package_arn.rsplit("/", 1)[1]
     summary = comparison(version, challenger, champion_arn, champion)
+    if champion:
+        summary += " (on the same test split)" if same_split else " (each on its own test split)"
     variables = {"APPROVAL_SUMMARY": summary, "REVIEW_URL": review_url(settings["region"], group, version),
                  "PACKAGE_VERSION": version}
     (out / "variables.json").write_text(json.dumps(variables, indent=2))

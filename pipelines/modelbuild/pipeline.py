@@ -131,6 +131,15 @@ class PipelineSettings:
     build_id: str = "offline"
     trigger: str = "manual"
     training_data_version: str = "offline"
+    # the serving champion (prod): its parameter, and what the build found there for this execution
+    champion_parameter: str = ""
+    champion_arn: str = ""
+    champion_model_uri: str = ""
+    # promotion: manual (approvers approve) or auto (the build approves a package that beats the champion)
+    promotion_mode: str = "manual"
+    promotion_min_improvement: float = 0.0
+    quality_higher_is_better: bool = True
+    notification_topic_arn: str = ""
     # Clarify baselines for the endpoint's bias / explainability monitors
     bias: bool = False
     bias_facet_name: str | None = None
@@ -396,10 +405,16 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             inputs=[
                 processing_input("model", model_artifacts, "/opt/ml/processing/model"),
                 processing_input("test", preprocessed["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
+                # the serving champion, scored on the same test split as the challenger
+                *([processing_input("champion", s.champion_model_uri, "/opt/ml/processing/champion")]
+                  if s.champion_model_uri else []),
             ],
             outputs=[output("evaluation")] + ([output("clarify")] if s.clarify else []),
             arguments=["--problem-type", s.problem_type, "--quality-metric", s.quality_metric,
-                       "--quality-threshold", str(s.quality_threshold), *clarify_arguments],
+                       "--quality-threshold", str(s.quality_threshold),
+                       *(["--champion-model", "/opt/ml/processing/champion", "--champion-arn", s.champion_arn]
+                         if s.champion_model_uri else []),
+                       *clarify_arguments],
         ),
         property_files=[evaluation_report],
     )

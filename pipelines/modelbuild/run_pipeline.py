@@ -36,6 +36,8 @@ TRIGGERS = ("push", "schedule", "drift", "manual")
 AUTOMATIC_TRIGGER_TYPES = {"CreatePipeline", "CloudWatchEvent", "PollForSourceChanges", "Webhook", "WebhookV2",
                            "PutActionRevision"}
 SEED_OBJECT = "seed.csv"
+# the ApprovalDescription of an automatic approval; the approval hook recognises it (prod_gate: auto)
+AUTO_PROMOTED = "auto-promoted: "
 # the build stops polling this long before CodeBuild's own timeout, to stop the execution and say so
 STOP_MARGIN_SECONDS = 600
 
@@ -255,6 +257,85 @@ def newest_package(sagemaker_client, group: str) -> dict | None:
                     lambda: sagemaker_client.describe_model_package(ModelPackageName=arn))
 
 
+def find_champion(ssm, sagemaker_client, parameter: str) -> tuple[str, str]:
+    """(package ARN, model artifacts) of the version serving prod, or ("", "") when none serves yet."""
+    if not parameter:
+        return "", ""
+    from botocore.exceptions import ClientError
+
+    try:
+        arn = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return "", ""
+        raise BuildError(f"ssm:GetParameter on {parameter} failed: {error.response['Error'].get('Code')}") from None
+    if not arn.startswith("arn:"):
+        return "", ""
+    package = aws_call("sagemaker:DescribeModelPackage", arn,
+                       lambda: sagemaker_client.describe_model_package(ModelPackageName=arn))
+    containers = package.get("InferenceSpecification", {}).get("Containers", [])
+    return arn, next((c["ModelDataUrl"] for c in containers if c.get("ModelDataUrl")), "")
+
+
+def evaluation_uri(settings, execution_arn: str) -> str:
+    """Where the Evaluate step wrote evaluation.json (the pipeline's executions/<execution id>/evaluation)."""
+    return f"{settings.prefix}/executions/{execution_arn.rsplit('/', 1)[-1]}/evaluation/evaluation.json"
+
+
+def registered_package(sagemaker_client, execution_arn: str) -> str | None:
+    paginator = sagemaker_client.get_paginator("list_pipeline_execution_steps")
+    for page in aws_call("sagemaker:ListPipelineExecutionSteps", execution_arn,
+                         lambda: list(paginator.paginate(PipelineExecutionArn=execution_arn))):
+        for step in page["PipelineExecutionSteps"]:
+            arn = step.get("Metadata", {}).get("RegisterModel", {}).get("Arn")
+            if arn:
+                return arn
+    return None
+
+
+def promotion_decision(report: dict, settings) -> tuple[bool, str]:
+    """(approve, why): auto promotion approves a package that passed its gate and beats the serving champion on
+    the same test split by at least min_improvement of the gate metric; the first model waits for a human."""
+    gate = report.get("quality_gate", {})
+    if not gate.get("passed"):
+        return False, "missed its quality gate"
+    champion = report.get("champion")
+    if not champion:
+        return False, "no champion serves prod yet: the first version is approved by a person"
+    if "error" in champion:
+        return False, f"the champion could not be scored on this test split ({champion['error']})"
+    comparison = report["comparison"]
+    improvement, needed = comparison["improvement"], settings.promotion_min_improvement
+    text = (f"{comparison['metric']} {comparison['challenger']:.4f} vs champion {comparison['champion']:.4f} "
+            f"on the same test split ({improvement:+.4f}, needed {needed:+.4f})")
+    return improvement >= needed and improvement > 0, text
+
+
+def promote(aws: dict, settings, execution_arn: str, out=print) -> str:
+    """After a successful execution with promotion_mode auto: approve the new package or leave it pending, and
+    tell the approvers either way."""
+    package_arn = registered_package(aws["sagemaker"], execution_arn)
+    if package_arn is None:
+        return "nothing registered"
+    bucket, key = split_s3(evaluation_uri(settings, execution_arn))
+    report = json.loads(aws_call("s3:GetObject", f"s3://{bucket}/{key}",
+                                 lambda: aws["s3"].get_object(Bucket=bucket, Key=key)["Body"].read()))
+    approve, why = promotion_decision(report, settings)
+    if approve:
+        aws_call("sagemaker:UpdateModelPackage", package_arn, lambda: aws["sagemaker"].update_model_package(
+            ModelPackageArn=package_arn, ModelApprovalStatus="Approved",
+            ApprovalDescription=f"{AUTO_PROMOTED}{why}"[:1024]))
+        line = f"auto-promoted {package_arn}: {why}"
+    else:
+        line = f"left {package_arn} pending for the approvers: {why}"
+    out(f"model build: {line}")
+    if settings.notification_topic_arn:
+        aws_call("sns:Publish", settings.notification_topic_arn, lambda: aws["sns"].publish(
+            TopicArn=settings.notification_topic_arn, Subject=f"Model Factory: {settings.pipeline_name}"[:100],
+            Message=line))
+    return "approved" if approve else "pending"
+
+
 def unchanged_since(package: dict | None, commit: str, version: str) -> bool:
     properties = (package or {}).get("CustomerMetadataProperties", {})
     return properties.get("git_commit") == commit and properties.get("training_data_version") == version
@@ -320,7 +401,7 @@ def clients(region: str) -> dict:
     # standard retry mode: throttling and transient errors are retried with backoff, a bounded number of times
     config = Config(retries={"mode": "standard", "max_attempts": 10})
     session = boto3.Session(region_name=region)
-    return {name: session.client(name, config=config) for name in ("s3", "sagemaker", "codepipeline")}
+    return {name: session.client(name, config=config) for name in ("s3", "sagemaker", "codepipeline", "ssm", "sns")}
 
 
 def run(settings_file: Path | None, env=os.environ, aws: dict | None = None, out=print) -> str:
@@ -338,8 +419,11 @@ def run(settings_file: Path | None, env=os.environ, aws: dict | None = None, out
         out(f"model build: nothing new to train: code {lineage.git_commit[:12]} and data {version[:19]} "
             f"({settings.training_data_uri}) are those of {newest['ModelPackageArn']}; no package registered")
         return "skipped"
+    champion_arn, champion_uri = find_champion(aws.get("ssm"), aws["sagemaker"], settings.champion_parameter)
+    settings = replace(settings, champion_arn=champion_arn, champion_model_uri=champion_uri)
     out(f"model build: {lineage.trigger} build of {lineage.git_commit[:12]} on {count} CSV file(s) under "
-        f"{settings.training_data_uri} ({version[:19]})")
+        f"{settings.training_data_uri} ({version[:19]})"
+        + (f", scored against the champion {champion_arn}" if champion_arn else ""))
     upload_code(aws["s3"], settings)
     from pipeline import build_pipeline
 
@@ -359,6 +443,8 @@ def run(settings_file: Path | None, env=os.environ, aws: dict | None = None, out
     timeout = max(settings.build_timeout_minutes * 60 - STOP_MARGIN_SECONDS, 60)
     wait_for_execution(aws["sagemaker"], execution_arn, poll_seconds=60, timeout_seconds=timeout)
     out(f"pipeline execution succeeded: {execution_arn}")
+    if settings.promotion_mode == "auto":
+        promote(aws, settings, execution_arn, out=out)
     return execution_arn
 
 

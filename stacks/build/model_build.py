@@ -22,10 +22,16 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
-from stacks.common.naming import codepipeline_name, model_package_group_name, sagemaker_pipeline_name
+from stacks.common.naming import (
+    codepipeline_name,
+    model_package_group_name,
+    sagemaker_pipeline_name,
+    serving_parameter,
+)
 from stacks.config.model import CodeConnectionsSource, ModelConfig
 from stacks.config.pipeline_settings import default_data_uri, pipeline_settings
 
@@ -60,6 +66,7 @@ class ModelBuild(Construct):
         key: kms.IKey,
         sagemaker_role: iam.IRole,
         tags: dict[str, str],
+        topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -115,9 +122,11 @@ class ModelBuild(Construct):
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         settings = pipeline_settings(
-            model=model, pipeline_name=pipeline_name, group_name=self._group_name,
+            team=team, model=model, pipeline_name=pipeline_name, group_name=self._group_name,
             region=stack.region, bucket_name=bucket.bucket_name, role_arn=sagemaker_role.role_arn,
             kms_key_arn=key.key_arn, repository=repository, tags=tags)
+        if topic is not None:
+            settings["notification_topic_arn"] = topic.topic_arn
         self.project = codebuild.PipelineProject(
             self,
             "Build",
@@ -167,6 +176,7 @@ class ModelBuild(Construct):
         data_bucket, data_prefix = self._data_location(model.training.data_s3_uri, bucket, pipeline_name)
         self._grant_build_permissions(team, model.name, pipeline_name, bucket, key, sagemaker_role,
                                       data_bucket, data_prefix)
+        self._grant_promotion(team, model, pipeline_name, bucket, topic)
         if isinstance(model.source, CodeConnectionsSource):
             # CDK's source action grants only codestar-connections:UseConnection; connections created since
             # 2024 have arn:aws:codeconnections ARNs, which need the codeconnections service prefix
@@ -259,6 +269,30 @@ class ModelBuild(Construct):
             actions=["kms:GenerateDataKey", "kms:Decrypt"],
             resources=[key.key_arn],
         ))
+
+    def _grant_promotion(self, team: str, model: ModelConfig, pipeline_name: str, bucket: s3.IBucket,
+                         topic: sns.ITopic | None) -> None:
+        """The champion is scored on every build; only `promotion.mode: auto` may approve a package."""
+        stack = cdk.Stack.of(self)
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadTheServingChampion", actions=["ssm:GetParameter"],
+            resources=[stack.format_arn(service="ssm", resource="parameter",
+                                        resource_name=serving_parameter(team, model.name, "prod").lstrip("/"))]))
+        if model.promotion.mode != "auto":
+            return
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadTheEvaluationReport", actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{pipeline_name}/executions/*/evaluation/evaluation.json")]))
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ApproveABetterChallenger", actions=["sagemaker:UpdateModelPackage"],
+            resources=[stack.format_arn(service="sagemaker", resource="model-package",
+                                        resource_name=f"{self._group_name}/*")]))
+        if topic is not None:
+            topic.grant_publish(self.project)
+        acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(pipeline_name + '/executions/*/evaluation/evaluation.json'))}]": (
+                "The evaluation report of the execution the build started; SageMaker names executions at start."),
+        })
 
     def _acknowledge_wildcards(self, bucket: s3.IBucket, pipeline_name: str, data_bucket: s3.IBucket | str,
                                data_prefix: str) -> None:

@@ -52,6 +52,11 @@ def approver_topic_name(team: str) -> str:
     return f"mf-{team}-approvers"
 
 
+def serving_parameter(team: str, model: str, stage: str) -> str:
+    """The SSM parameter naming the package a stage serves (written by the deploy pipeline)."""
+    return f"{PARAMETER_ROOT}/{team}/{model}/{stage}/model-package-arn"
+
+
 def team_parameter(team: str, name: str) -> str:
     return f"{PARAMETER_ROOT}/{team}/{name}"
 

@@ -135,6 +135,24 @@ class BiasFacet(Strict):
     values: list[int | float | str] = []
 
 
+class Promotion(Strict):
+    """What happens to a new package that passes its gate: wait for an approver (manual), or be approved by
+    the build when it beats the serving champion on the challenger's own test split by `min_improvement` of
+    the quality-gate metric (auto). `prod_gate: auto` lets such an automatic approval through the manual prod
+    gate too (the canary and its alarms still guard prod)."""
+
+    mode: Literal["manual", "auto"] = "manual"
+    min_improvement: float = Field(default=0.0, ge=0)
+    prod_gate: Literal["manual", "auto"] = "manual"
+
+    @model_validator(mode="after")
+    def _gate_follows_mode(self) -> Promotion:
+        if self.prod_gate == "auto" and self.mode != "auto":
+            raise field_error("prod_gate", "auto needs mode: auto (only automatic approvals skip the prod gate)",
+                              self.prod_gate)
+        return self
+
+
 class ModelMonitoring(Strict):
     """How deployed endpoints of the model are watched: data quality against the registered baseline
     always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`; model bias and
@@ -190,6 +208,7 @@ class ModelConfig(Strict):
     quality_gate: QualityGate | None = None
     endpoint: StageEndpoints = StageEndpoints()
     monitoring: ModelMonitoring = ModelMonitoring()
+    promotion: Promotion = Promotion()
 
     @model_validator(mode="after")
     def _one_label(self) -> ModelConfig:

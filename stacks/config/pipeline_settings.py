@@ -6,6 +6,7 @@ adds it per execution."""
 
 from __future__ import annotations
 
+from stacks.common.naming import serving_parameter
 from stacks.config.instances import accepts_volume_kms_key
 from stacks.config.model import ModelConfig
 
@@ -16,7 +17,7 @@ def default_data_uri(bucket_name: str, pipeline_name: str) -> str:
     return f"s3://{bucket_name}/{pipeline_name}/data/"
 
 
-def pipeline_settings(*, model: ModelConfig, pipeline_name: str, group_name: str, region: str, bucket_name: str,
+def pipeline_settings(*, team: str, model: ModelConfig, pipeline_name: str, group_name: str, region: str, bucket_name: str,
                       role_arn: str, kms_key_arn: str, repository: str, tags: dict[str, str]) -> dict:
     training = model.training
     settings = {
@@ -43,6 +44,11 @@ def pipeline_settings(*, model: ModelConfig, pipeline_name: str, group_name: str
         "data_s3_uri": training.data_s3_uri or default_data_uri(bucket_name, pipeline_name),
         "git_repository": repository,
         "tags": tags,
+        # the serving champion is scored on the challenger's test split; auto promotion approves a better one
+        "champion_parameter": serving_parameter(team, model.name, "prod"),
+        "promotion_mode": model.promotion.mode,
+        "promotion_min_improvement": model.promotion.min_improvement,
+        "quality_higher_is_better": model.quality_higher_is_better,
     }
     monitoring = model.monitoring
     if monitoring.bias:

@@ -21,7 +21,7 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 class ApprovalHook(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, model_package_groups: Sequence[str],
-                 key: kms.IKey, topic: sns.ITopic) -> None:
+                 key: kms.IKey, topic: sns.ITopic, auto_prod_gate_groups: Sequence[str] = ()) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.table = team_table(self, "Idempotency", table_name=f"mf-{team}-approval-idempotency",
@@ -34,6 +34,7 @@ class ApprovalHook(Construct):
                 "TEAM": team,
                 "MODEL_PACKAGE_GROUPS": json.dumps(sorted(model_package_groups)),
                 "IDEMPOTENCY_TTL_SECONDS": str(IDEMPOTENCY_TTL_SECONDS),
+                "AUTO_PROD_GATE_GROUPS": json.dumps(sorted(auto_prod_gate_groups)),
             },
         )
         self.hook, self.function, self.dead_letters = hook, hook.function, hook.dead_letters

@@ -171,6 +171,9 @@ class ModelDeploy(Construct):
                                          description="ARN of the approved model package to deploy")
         purpose = codepipeline.Variable(variable_name="Purpose", default_value="deploy",
                                         description="deploy, or rollback (no smoke test, no manual gate)")
+        skip_gate = codepipeline.Variable(variable_name="SkipGate", default_value="false",
+                                          description="true: no manual prod gate (a rollback, or an automatic "
+                                                      "promotion with prod_gate: auto)")
         skip = {stage: codepipeline.Variable(variable_name=f"Skip{stage.capitalize()}", default_value="false",
                                              description=f"true: leave {stage} as it is (a rollback where the "
                                                          "rejected version does not serve)") for stage in STAGES}
@@ -226,7 +229,7 @@ class ModelDeploy(Construct):
             artifact_bucket=bucket,
             restart_execution_on_update=False,
             use_pipeline_role_for_actions=True,
-            variables=[variable, purpose, *skip.values()],
+            variables=[variable, purpose, *skip.values(), skip_gate],
             execution_mode=codepipeline.ExecutionMode.SUPERSEDED,
             stages=[
                 codepipeline.StageProps(stage_name="Source", actions=[actions.S3SourceAction(
@@ -244,7 +247,7 @@ class ModelDeploy(Construct):
                     stage_name="TestStaging", before_entry=skip_when("Rollback", purpose.reference(), "rollback"),
                     actions=[task("SmokeTest", "smoke-test", [source, templates])]),
                 codepipeline.StageProps(
-                    stage_name="ApproveProd", before_entry=skip_when("Rollback", purpose.reference(), "rollback"),
+                    stage_name="ApproveProd", before_entry=skip_when("NoGate", skip_gate.reference(), "true"),
                     actions=[actions.ManualApprovalAction(
                     action_name="ApproveProd",
                     notification_topic=topic,

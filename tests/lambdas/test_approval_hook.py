@@ -140,7 +140,7 @@ def test_rejecting_the_prod_version_rolls_back_to_the_version_that_served_before
     result = aws["app"].handler(event(third, "Rejected"), Context())
     assert result["action"] == "deploy" and result["package_arn"] == first  # not the newest approved (2)
     assert variables_of(aws) == [{"ModelPackageArn": first, "Purpose": "rollback", "SkipStaging": "true",
-                                  "SkipProd": "false"}]
+                                  "SkipProd": "false", "SkipGate": "true"}]
     (message,) = notifications(aws)
     assert message.startswith("rejected version 3 of mf-fraud-card-fraud serves in prod: rolling back to version 1, "
                               "which served prod before it (no smoke test, no manual gate)")
@@ -251,3 +251,24 @@ def test_pending_status_needs_no_action(aws):
     arn = register(aws, "PendingManualApproval")
     result = aws["app"].handler(event(arn, "PendingManualApproval"), Context())
     assert result["action"] == "ignore" and executions(aws) == []
+
+
+def test_an_automatic_promotion_passes_the_prod_gate_only_where_the_model_says_so(aws, monkeypatch):
+    arn = register(aws, "Approved")
+    promoted = event(arn, "Approved")
+    promoted["detail"]["ApprovalDescription"] = "auto-promoted: auc 0.9612 vs champion 0.9575 (+0.0037)"
+    hook = aws["app"].hook()
+    assert hook.handle(aws["app"].PackageStateChange.model_validate(promoted["detail"])).action == "deploy"
+    assert variables_of(aws)[-1]["SkipGate"] == "false"  # prod_gate: manual (the default)
+    hook.auto_prod_gate = {GROUP}
+    promoted["detail"]["LastModifiedTime"] += 1
+    outcome = hook.handle(aws["app"].PackageStateChange.model_validate(promoted["detail"]))
+    assert outcome.reason.startswith("auto-promoted: deploying version 1 of mf-fraud-card-fraud to staging, then prod "
+                                     "without the manual gate")
+    assert variables_of(aws)[-1] == {"ModelPackageArn": arn, "Purpose": "deploy", "SkipStaging": "false",
+                                     "SkipProd": "false", "SkipGate": "true"}
+    # a person's approval of the same model still meets the gate
+    manual = event(arn, "Approved", modified=1795699999999)
+    manual["detail"]["ApprovalDescription"] = "looks good"
+    hook.handle(aws["app"].PackageStateChange.model_validate(manual["detail"]))
+    assert variables_of(aws)[-1]["SkipGate"] == "false"

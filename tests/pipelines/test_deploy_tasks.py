@@ -90,7 +90,8 @@ def test_validate_writes_both_manifests_and_compares_with_the_champion(aws, tmp_
         manifest = json.loads((tmp_path / f"manifest-{stage}.json").read_text())
         assert manifest["stage"] == stage and manifest["model_package_arn"] == challenger
         assert manifest["endpoint"] == SETTINGS["endpoint"][stage]
-    assert variables["APPROVAL_SUMMARY"] == "challenger v2 vs champion v1: auc 0.9500 (champion 0.9300, +0.0200)"
+    assert variables["APPROVAL_SUMMARY"] == ("challenger v2 vs champion v1: auc 0.9500 (champion 0.9300, +0.0200) "
+                                             "(each on its own test split)")
     assert variables["REVIEW_URL"].startswith("https://eu-west-1.console.aws.amazon.com/sagemaker/")
     assert "mf-fraud-card-fraud" in variables["REVIEW_URL"]
 
@@ -366,3 +367,18 @@ def test_an_aws_error_in_a_task_is_one_line(monkeypatch, capsys):
     assert tasks.main(["check-approved"]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "deploy: DescribeModelPackage failed: ThrottlingException: Rate exceeded"]
+
+
+def test_the_gate_compares_both_models_on_the_same_split_when_the_build_scored_the_champion(aws, tmp_path):
+    champion = package(aws, auc=0.93)
+    aws["ssm"].put_parameter(Name="/model-factory/fraud/card-fraud/prod/model-package-arn", Value=champion,
+                             Type="String")
+    challenger = package(aws, auc=0.95)
+    described = aws["sagemaker"].describe_model_package(ModelPackageName=challenger)
+    bucket, key = tasks._split_s3(described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+    aws["s3"].put_object(Bucket=bucket, Key=key, Body=json.dumps({
+        "binary_classification_metrics": {"auc": {"value": 0.95}},
+        "champion": {"package_arn": champion, "binary_classification_metrics": {"auc": {"value": 0.91}}}}).encode())
+    variables = validate(aws, challenger, tmp_path)
+    assert variables["APPROVAL_SUMMARY"] == ("challenger v2 vs champion v1: auc 0.9500 (champion 0.9100, +0.0400) "
+                                             "(on the same test split)")

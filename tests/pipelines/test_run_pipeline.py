@@ -233,7 +233,8 @@ def aws(s3, monkeypatch):
         "tags": {"model-factory:team": "fraud"}, "a_setting_from_a_newer_factory": 1}))
     sagemaker = client("sagemaker")
     sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
-    return {"s3": s3, "sagemaker": sagemaker, "codepipeline": client("codepipeline")}
+    return {"s3": s3, "sagemaker": sagemaker, "codepipeline": client("codepipeline"), "ssm": client("ssm"),
+            "sns": client("sns")}
 
 
 def register(sagemaker, commit: str, version: str) -> str:
@@ -288,3 +289,59 @@ def test_settings_refuse_bias_without_a_facet(tmp_path):
     settings.write_text(json.dumps({**run_pipeline.EXAMPLE_SETTINGS, "bias": True}))
     with pytest.raises(run_pipeline.BuildError, match="pipeline settings: bias needs bias_facet_name: the sensitive"):
         run_pipeline.load_settings(settings, warn=lambda line: None)
+
+
+# --- automatic promotion ---------------------------------------------------------------------------------
+
+AUTO = PipelineSettings(**{**{f: getattr(SETTINGS, f) for f in ("region", "pipeline_name", "model_package_group_name",
+                                                              "role_arn", "bucket", "kms_key_arn")},
+                           "promotion_mode": "auto", "promotion_min_improvement": 0.002,
+                           "champion_parameter": "/model-factory/fraud/card-fraud/prod/model-package-arn"})
+
+
+def report(*, passed=True, champion=0.95, challenger=0.96, error=None) -> dict:
+    body = {"binary_classification_metrics": {"auc": {"value": challenger}},
+            "quality_gate": {"metric": "auc", "passed": passed}}
+    if champion is not None:
+        body["champion"] = {"package_arn": "arn:champion", **({"error": error} if error else {})}
+        if not error:
+            body["comparison"] = {"metric": "auc", "challenger": challenger, "champion": champion,
+                                  "improvement": challenger - champion}
+    return body
+
+
+@pytest.mark.parametrize(("body", "approve", "why"), [
+    (report(), True, "auc 0.9600 vs champion 0.9500 on the same test split (+0.0100, needed +0.0020)"),
+    (report(challenger=0.951), False, "auc 0.9510 vs champion 0.9500 on the same test split (+0.0010, needed +0.0020)"),
+    (report(passed=False), False, "missed its quality gate"),
+    (report(champion=None), False, "no champion serves prod yet: the first version is approved by a person"),
+    (report(error="XGBoostError: feature_names mismatch"), False,
+     "the champion could not be scored on this test split (XGBoostError: feature_names mismatch)"),
+])
+def test_promotion_approves_only_a_challenger_that_beats_the_champion_on_the_same_split(body, approve, why):
+    assert run_pipeline.promotion_decision(body, AUTO) == (approve, why)
+
+
+def test_promote_approves_the_registered_package_and_tells_the_approvers(aws, monkeypatch):
+    arn = register(aws["sagemaker"], COMMIT, "sha256:x")
+    execution = "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud/execution/exec-42"
+    aws["s3"].put_object(Bucket="team-bucket", Key="mf-fraud-card-fraud/executions/exec-42/evaluation/evaluation.json",
+                         Body=json.dumps(report()).encode())
+    topic = aws["sns"].create_topic(Name="mf-fraud-approvers")["TopicArn"]
+    monkeypatch.setattr(run_pipeline, "registered_package", lambda sagemaker, execution_arn: arn)
+    said = []
+    settings = PipelineSettings(**{**AUTO.__dict__, "notification_topic_arn": topic})
+    assert run_pipeline.promote(aws, settings, execution, out=said.append) == "approved"
+    package = aws["sagemaker"].describe_model_package(ModelPackageName=arn)
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["ApprovalDescription"] == (
+        "auto-promoted: auc 0.9600 vs champion 0.9500 on the same test split (+0.0100, needed +0.0020)")
+    assert said == [f"model build: auto-promoted {arn}: auc 0.9600 vs champion 0.9500 on the same test split "
+                    "(+0.0100, needed +0.0020)"]
+
+
+def test_the_champion_is_the_package_serving_prod(aws):
+    arn = register(aws["sagemaker"], COMMIT, "sha256:x")
+    assert run_pipeline.find_champion(aws["ssm"], aws["sagemaker"], AUTO.champion_parameter) == ("", "")
+    aws["ssm"].put_parameter(Name=AUTO.champion_parameter, Value=arn, Type="String")
+    assert run_pipeline.find_champion(aws["ssm"], aws["sagemaker"], AUTO.champion_parameter) == (arn, "")

@@ -278,3 +278,25 @@ def test_the_seeded_repository_runs_its_own_tests():
                             timeout=300, cwd=SEED)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "3 passed" in result.stdout
+
+
+def test_evaluate_scores_the_champion_on_the_challengers_own_test_split(local_run, tmp_path):
+    result = script("evaluate", "--model", str(local_run / "model"), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path), "--quality-metric", "auc", "--quality-threshold", "0.8",
+                    "--champion-model", str(local_run / "model"), "--champion-arn", "arn:champion")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "evaluation.json").read_text())
+    challenger = report["binary_classification_metrics"]["auc"]["value"]
+    assert report["champion"]["package_arn"] == "arn:champion"
+    assert report["champion"]["binary_classification_metrics"]["auc"]["value"] == challenger
+    assert report["comparison"] == {"metric": "auc", "challenger": challenger, "champion": challenger,
+                                    "improvement": 0.0}
+    # a champion that cannot score this split (another schema) is reported, not fatal
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "xgboost-model").write_text("not a model")
+    result = script("evaluate", "--model", str(local_run / "model"), "--test", str(local_run / "data" / "test"),
+                    "--output-dir", str(tmp_path / "b"), "--quality-metric", "auc", "--quality-threshold", "0.8",
+                    "--champion-model", str(broken))
+    assert result.returncode == 0, result.stderr
+    assert "error" in json.loads((tmp_path / "b" / "evaluation.json").read_text())["champion"]

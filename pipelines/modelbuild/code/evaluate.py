@@ -106,6 +106,16 @@ def quality_gate(report: dict, metric: str, threshold: float) -> dict:
             "comparison": "<=" if metric in LOWER_IS_BETTER else ">="}
 
 
+def champion_comparison(report: dict, champion_report: dict, metric: str) -> dict:
+    """The challenger against the serving champion on the same test split: improvement > 0 is better, in the
+    metric's own direction."""
+    section = next(iter(report))
+    challenger = report[section][metric]["value"]
+    champion = champion_report[section][metric]["value"]
+    improvement = champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
+    return {"metric": metric, "challenger": challenger, "champion": champion, "improvement": improvement}
+
+
 def predictions(labels: np.ndarray, scores: np.ndarray, problem_type: str) -> pd.DataFrame:
     """The test split's ground truth next to the model's output: the model-quality baseline dataset."""
     if problem_type == "binary_classification":
@@ -154,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--problem-type", default="binary_classification", choices=sorted(SECTIONS))
     parser.add_argument("--quality-metric", help="the quality gate's metric (adds quality_gate to the report)")
     parser.add_argument("--quality-threshold", type=float)
+    parser.add_argument("--champion-model", type=Path, help="the serving champion's model, scored on the same split")
+    parser.add_argument("--champion-arn", default="")
     parser.add_argument("--clarify-spec", type=json.loads, help="JSON: what the Clarify configs need")
     parser.add_argument("--clarify-model-name", help="the model Clarify's shadow endpoint serves")
     parser.add_argument("--clarify-dir", type=Path, default=Path("/opt/ml/processing/clarify"))
@@ -180,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
         except KeyError as error:
             print(f"evaluate: {error.args[0]}", file=sys.stderr)
             return 1
+    if args.champion_model is not None:
+        try:
+            champion_scores = load_booster(args.champion_model).predict(features)
+            champion_report = evaluate(labels, champion_scores, args.problem_type)
+            report["champion"] = {"package_arn": args.champion_arn, **champion_report}
+            if args.quality_metric:
+                report["comparison"] = champion_comparison(
+                    {k: v for k, v in report.items() if k.endswith("_metrics")}, champion_report, args.quality_metric)
+        except Exception as error:  # a champion of another schema cannot be compared: say so, do not fail
+            report["champion"] = {"package_arn": args.champion_arn,
+                                  "error": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
     predictions(labels, scores, args.problem_type).to_csv(args.output_dir / "predictions.csv", index=False)

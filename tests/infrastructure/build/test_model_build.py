@@ -160,6 +160,9 @@ def test_codebuild_project_is_encrypted_logs_to_kms_group_and_carries_the_settin
         "training_instance_count": 1, "training_volume_kms": False, "use_spot": True, "max_runtime_minutes": 120,
         "processing_instance_type": "ml.m5.xlarge", "processing_volume_kms": True, "build_timeout_minutes": 360,
         "data_s3_uri": f"s3://{BUCKET}/mf-fraud-card-fraud/data/", "git_repository": "<TOKEN>",
+        "champion_parameter": "/model-factory/fraud/card-fraud/prod/model-package-arn", "promotion_mode": "manual",
+        "promotion_min_improvement": 0, "quality_higher_is_better": True,
+        "notification_topic_arn": "arn:aws:sns:eu-west-1:111111111111:mf-fraud-approvers",
         "tags": {"model-factory:cost-center": "cc-1234", "model-factory:factory": "acme-ml",
                  "model-factory:team": "fraud", "model-factory:model": "card-fraud", "owner": "platform"},
     }
@@ -273,3 +276,20 @@ def test_clarify_monitors_turn_on_the_builds_clarify_baselines(many_team_factory
     project = next(iter(plain.find_resources("AWS::CodeBuild::Project", {"Properties": {
         "Name": "mf-team-003-model-01-build"}}).values()))
     assert "bias" not in json.dumps(project["Properties"]["Environment"]["EnvironmentVariables"])
+
+
+def test_only_automatic_promotion_may_approve_and_the_champion_is_read_on_every_build(many_team_factory, fraud_build):
+    def statements(template):
+        return {s.get("Sid"): s for p in template.find_resources("AWS::IAM::Policy").values()
+                for s in p["Properties"]["PolicyDocument"]["Statement"]}
+    manual = statements(fraud_build)
+    assert "ApproveABetterChallenger" not in manual
+    assert manual["ReadTheServingChampion"]["Resource"] == (
+        "arn:aws:ssm:eu-west-1:111111111111:parameter/model-factory/fraud/card-fraud/prod/model-package-arn")
+    auto = statements(many_team_factory.build_template("team-001", "model-00"))
+    assert auto["ApproveABetterChallenger"]["Action"] == "sagemaker:UpdateModelPackage"
+    assert auto["ApproveABetterChallenger"]["Resource"].endswith(":model-package/mf-team-001-model-00/*")
+    hook = many_team_factory.template("team-001").find_resources("AWS::Lambda::Function", {"Properties": {
+        "FunctionName": "mf-team-001-approval-hook"}})
+    (function,) = hook.values()
+    assert function["Properties"]["Environment"]["Variables"]["AUTO_PROD_GATE_GROUPS"] == '["mf-team-001-model-00"]'

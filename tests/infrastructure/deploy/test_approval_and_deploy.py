@@ -124,7 +124,8 @@ def test_deploy_pipeline_variable_and_stage_order(pipelines):
     props = pipeline["Properties"]
     assert props["PipelineType"] == "V2"
     assert [(v["Name"], v["DefaultValue"]) for v in props["Variables"]] == [
-        ("ModelPackageArn", "none"), ("Purpose", "deploy"), ("SkipStaging", "false"), ("SkipProd", "false")]
+        ("ModelPackageArn", "none"), ("Purpose", "deploy"), ("SkipStaging", "false"), ("SkipProd", "false"),
+        ("SkipGate", "false")]
     # SUPERSEDED: a rollback or newer approval overtakes a deploy waiting at the gate (CodePipeline V2)
     assert props["ExecutionMode"] == "SUPERSEDED"
     assert [s["Name"] for s in props["Stages"]] == [
@@ -230,7 +231,7 @@ def test_a_rollback_skips_the_smoke_test_the_gate_and_the_stages_it_does_not_tou
     _, pipeline = only(pipelines, "AWS::CodePipeline::Pipeline", {"Name": DEPLOY})
     stages = {s["Name"]: s for s in pipeline["Properties"]["Stages"]}
     expected = {"DeployStaging": ("SkipStaging", "true"), "TestStaging": ("Purpose", "rollback"),
-                "ApproveProd": ("Purpose", "rollback"), "DeployProd": ("SkipProd", "true")}
+                "ApproveProd": ("SkipGate", "true"), "DeployProd": ("SkipProd", "true")}
     for name, (variable, value) in expected.items():
         assert Match.object_like(variable_check(variable, value)).test(stages[name]["BeforeEntry"]).is_success, name
     assert "BeforeEntry" not in stages["Validate"]

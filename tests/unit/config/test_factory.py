@@ -456,3 +456,13 @@ def test_prod_defaults_to_two_instances_and_one_is_warned_about(tmp_path):
     assert [line for line in result.stderr.splitlines() if "warning" in line] == [
         f"{path}: warning: teams[0].models[0].endpoint.prod.min_instances: 1 instance runs in one Availability "
         "Zone; 2 or more keep prod serving through an AZ outage"]
+
+
+def test_promotion_defaults_to_manual_and_the_prod_gate_follows_the_mode():
+    data = copy.deepcopy(MINIMAL)
+    data["teams"][0]["models"] = [{"name": "churn"}]
+    promotion = parse_config(data, source="x").teams[0].models[0].promotion
+    assert (promotion.mode, promotion.min_improvement, promotion.prod_gate) == ("manual", 0.0, "manual")
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(promotion={"prod_gate": "auto"}))
+    assert message == ("factory.yaml: teams[0].models[0].promotion.prod_gate: auto needs mode: auto (only automatic "
+                       "approvals skip the prod gate) (got 'auto')")
