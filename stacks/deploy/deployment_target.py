@@ -30,6 +30,7 @@ from stacks.common.naming import (
     team_key_alias,
 )
 from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
+from stacks.deploy.target_account_access import WRITE_PREFIXES
 
 
 class DeploymentTarget(Construct):
@@ -53,8 +54,12 @@ class DeploymentTarget(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
                                             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
         self.sagemaker_role.add_to_policy(iam.PolicyStatement(
-            sid="FactoryArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            sid="FactoryArtifacts", actions=["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
             resources=[bucket_arn, f"{bucket_arn}/*"]))
+        # writes only under the endpoints' own prefixes: captured requests and monitoring results
+        self.sagemaker_role.add_to_policy(iam.PolicyStatement(
+            sid="WriteCapturesAndMonitoring", actions=["s3:PutObject"],
+            resources=[f"{bucket_arn}/{prefix}/*" for prefix in WRITE_PREFIXES]))
         self.sagemaker_role.add_to_policy(factory_key)
         self.sagemaker_role.add_to_policy(iam.PolicyStatement(
             sid="EndpointLogsAndMetrics",
@@ -90,7 +95,8 @@ class DeploymentTarget(Construct):
             sid="PassTheExecutionRole", actions=["iam:PassRole"], resources=[self.cfn_execution_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
-            sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            # the CloudFormation actions read their input artifacts; they write none (no OutputFileName)
+            sid="PipelineArtifacts", actions=["s3:GetObject", "s3:GetObjectVersion"],
             resources=[f"{bucket_arn}/*"]))
         self.deploy_action_role.add_to_policy(factory_key)
         # the deploy pipeline's TestStaging smoke test runs through this role
@@ -125,6 +131,9 @@ class DeploymentTarget(Construct):
             "execution in the team's one artifact bucket.")}
         acknowledge_each(self.sagemaker_role.node.find_child("DefaultPolicy").node.default_child, {
             **key_reason, **objects,
+            **{f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}/*]": (
+                "Writes only under the endpoints' own prefix; SageMaker names the capture and monitoring objects.")
+               for prefix in WRITE_PREFIXES},
             "AwsSolutions-IAM5[Resource::*]": (
                 "SageMaker names endpoint log groups itself and cloudwatch:PutMetricData has no resource-level "
                 "permission; the role is assumable only by SageMaker in this account."),

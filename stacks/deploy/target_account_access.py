@@ -15,6 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+# where endpoints in a target account write into the factory bucket (data capture, monitoring output)
+WRITE_PREFIXES = ("data-capture", "monitoring")
+
 
 class TargetAccountAccess(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, target_accounts: Sequence[str], key: kms.IKey,
@@ -32,8 +35,13 @@ class TargetAccountAccess(Construct):
             sid="TargetAccountsListTheBucket", principals=principals,
             actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn]))
         bucket.add_to_resource_policy(iam.PolicyStatement(
-            sid="TargetAccountsReadArtifactsWriteCaptures", principals=principals,
-            actions=["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"], resources=[bucket.arn_for_objects("*")]))
+            sid="TargetAccountsReadArtifacts", principals=principals,
+            actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[bucket.arn_for_objects("*")]))
+        # writes only where endpoints there write: captured requests and monitoring results (never models,
+        # training data or pipeline artifacts)
+        bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="TargetAccountsWriteCapturesAndMonitoring", principals=principals, actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{prefix}/*") for prefix in WRITE_PREFIXES]))
         # drift alarms of endpoints there reach the team's drift-retrain rule on this account's default bus
         bus = stack.format_arn(service="events", resource="event-bus", resource_name="default")
         for account in target_accounts:

@@ -3,6 +3,8 @@ the one service), and the factory's key, bucket and package groups grant exactly
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match, Template
 
@@ -87,9 +89,26 @@ def test_factory_key_and_bucket_grant_exactly_the_target_accounts(foundation):
                            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}),
     ])}})
     foundation.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Sid": "TargetAccountsReadArtifactsWriteCaptures", "Principal": principals,
-                           "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]}),
+        Match.object_like({"Sid": "TargetAccountsReadArtifacts", "Principal": principals,
+                           "Action": ["s3:GetObject", "s3:GetObjectVersion"]}),
     ])}})
+
+
+def test_target_accounts_write_only_under_the_capture_and_monitoring_prefixes(foundation, targets):
+    (policy,) = foundation.find_resources("AWS::S3::BucketPolicy", {"Properties": {"PolicyDocument": {
+        "Statement": Match.array_with([Match.object_like({"Sid": "TargetAccountsWriteCapturesAndMonitoring"})])}}}).values()
+    writes = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert [w["Sid"] for w in writes] == ["TargetAccountsWriteCapturesAndMonitoring"]
+    resources = json.dumps(writes[0]["Resource"])
+    assert "/data-capture/*" in resources and "/monitoring/*" in resources and '"/*"' not in resources
+    for template in targets.values():
+        statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
+                      for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        puts = [s for s in statements if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list)
+                                                             else [s["Action"]])]
+        assert [s["Sid"] for s in puts] == ["WriteCapturesAndMonitoring"]
+        assert all(r.endswith(("/data-capture/*", "/monitoring/*")) for r in puts[0]["Resource"])
 
 
 def test_package_groups_let_exactly_the_target_accounts_read_their_packages(foundation, many_team_factory):
