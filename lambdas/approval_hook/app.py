@@ -1,7 +1,8 @@
-"""Approval hook: EventBridge "SageMaker Model Package State Change" -> deploy pipeline.
+"""Approval hook: EventBridge "SageMaker Model Package State Change" -> deploy pipeline; "AWS API Call via
+CloudTrail" (UpdateModelPackage, PutApprovalResult) -> who decided, in the audit log.
 
-Environment: IDEMPOTENCY_TABLE_NAME, NOTIFICATION_TOPIC_ARN, TEAM, MODEL_PACKAGE_GROUPS (JSON list),
-IDEMPOTENCY_TTL_SECONDS (default 86400).
+Environment: IDEMPOTENCY_TABLE_NAME, AUDIT_TABLE_NAME, NOTIFICATION_TOPIC_ARN, TEAM, MODEL_PACKAGE_GROUPS (JSON
+list), AUTO_PROD_GATE_GROUPS (JSON list), IDEMPOTENCY_TTL_SECONDS (default 86400).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, p
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from approval import ApprovalHook, PackageStateChange
+from audit import ApiCall, AuditLog
 
 logger = Logger(service="approval-hook")
 metrics = Metrics(namespace="ModelFactory", service="approval-hook")
@@ -37,6 +39,8 @@ TEAM = os.environ["TEAM"]
 GROUPS = frozenset(json.loads(os.environ["MODEL_PACKAGE_GROUPS"]))
 TOPIC_ARN = os.environ["NOTIFICATION_TOPIC_ARN"]
 AUTO_PROD_GATE = frozenset(json.loads(os.environ.get("AUTO_PROD_GATE_GROUPS", "[]")))
+AUDIT_TABLE = os.environ.get("AUDIT_TABLE_NAME", "")
+CLOUDTRAIL = "AWS API Call via CloudTrail"
 
 
 @cache
@@ -47,15 +51,44 @@ def hook() -> ApprovalHook:
                         auto_prod_gate=set(AUTO_PROD_GATE))
 
 
+@cache
+def audit() -> AuditLog | None:
+    return AuditLog(table_name=AUDIT_TABLE, dynamodb=boto3.client("dynamodb")) if AUDIT_TABLE else None
+
+
 @idempotent_function(data_keyword_argument="change", persistence_store=persistence, config=idempotency)
 def handle_change(change: dict) -> dict:
-    return hook().handle(PackageStateChange.model_validate(change)).as_dict()
+    parsed = PackageStateChange.model_validate(change)
+    outcome = hook().handle(parsed)
+    log = audit()
+    if log is not None and outcome.action != "ignore":
+        log.record_decision(package_arn=parsed.ModelPackageArn, status=parsed.ModelApprovalStatus,
+                            decision_time=parsed.decision_time, action=outcome.action, reason=outcome.reason,
+                            execution_id=outcome.execution_id)
+    return outcome.as_dict()
+
+
+def handle_api_call(event: dict) -> dict:
+    """A person's decision seen by CloudTrail: who approved, rejected or clicked the prod gate."""
+    try:
+        call = parse(event=event, model=ApiCall, envelope=envelopes.EventBridgeEnvelope)
+    except (ValidationError, ValueError, TypeError) as error:
+        logger.error("malformed CloudTrail event: nothing recorded", extra={"error": str(error).splitlines()[0]})
+        return {"action": "ignore", "reason": "malformed event"}
+    log = audit()
+    entry = log.record_api_call(call) if log is not None else None
+    return {"action": "audit" if entry else "ignore",
+            "reason": f"{call.eventName} by {call.who} recorded" if entry else f"{call.eventName}: nothing to record"}
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
     idempotency.register_lambda_context(context)
+    if isinstance(event, dict) and event.get("detail-type") == CLOUDTRAIL:
+        result = handle_api_call(event)
+        logger.info(result["reason"], extra=result)
+        return result
     try:
         change = parse(event=event, model=PackageStateChange, envelope=envelopes.EventBridgeEnvelope)
     except (ValidationError, ValueError, TypeError) as error:

@@ -27,12 +27,15 @@ POWERTOOLS_LAYER_VERSION = 27
 
 
 def team_table(scope: Construct, construct_id: str, *, table_name: str, partition_key: str, key: kms.IKey,
-               time_to_live_attribute: str | None = None) -> dynamodb.TableV2:
+               time_to_live_attribute: str | None = None, sort_key: str | None = None,
+               deletion_protection: bool = False) -> dynamodb.TableV2:
     """A team function's state table: the team key, point-in-time recovery, retained on delete."""
     return dynamodb.TableV2(
         scope, construct_id,
         table_name=table_name,
         partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
+        sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING) if sort_key else None,
+        deletion_protection=deletion_protection or None,
         time_to_live_attribute=time_to_live_attribute,
         encryption=dynamodb.TableEncryptionV2.customer_managed_key(key),
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

@@ -39,6 +39,11 @@ class ApprovalHook(Construct):
         )
         self.hook, self.function, self.dead_letters = hook, hook.function, hook.dead_letters
         self.table.grant_read_write_data(self.function)
+        # the audit log: append and read only; point-in-time recovery and deletion protection on the table
+        self.audit_table = team_table(self, "Audit", table_name=f"mf-{team}-approval-audit", partition_key="subject",
+                                      sort_key="at", key=key, deletion_protection=True)
+        self.audit_table.grant(self.function, "dynamodb:PutItem", "dynamodb:Query")
+        self.function.add_environment("AUDIT_TABLE_NAME", self.audit_table.table_name)
         groups = [stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=g)
                   for g in model_package_groups]
         packages = [stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{g}/*")
@@ -81,6 +86,30 @@ class ApprovalHook(Construct):
             targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
                                             retry_attempts=4, max_event_age=cdk.Duration.hours(6))],
         )
+        target = targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters, retry_attempts=4,
+                                        max_event_age=cdk.Duration.hours(6))
+        # who decided: the approvers' own calls, as CloudTrail delivers them to EventBridge (management events
+        # of a trail in this account; docs/approval-and-deploy.md)
+        self.decisions_by_people = events.Rule(
+            self, "StatusChangesByPeople",
+            rule_name=f"mf-{team}-approval-calls",
+            description=f"Who approves or rejects the {team} team's model packages (CloudTrail)",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=["AWS API Call via CloudTrail"],
+                detail={"eventSource": ["sagemaker.amazonaws.com"], "eventName": ["UpdateModelPackage"],
+                        "requestParameters": {"modelPackageArn": [
+                            {"prefix": stack.format_arn(service="sagemaker", resource="model-package",
+                                                        resource_name=f"{g}/")} for g in sorted(model_package_groups)]}}),
+            targets=[target])
+        self.gate_clicks = events.Rule(
+            self, "ProdGateClicks",
+            rule_name=f"mf-{team}-prod-gate-calls",
+            description=f"Who approves or rejects the prod gate of the {team} team's deploy pipelines (CloudTrail)",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"], detail_type=["AWS API Call via CloudTrail"],
+                detail={"eventSource": ["codepipeline.amazonaws.com"], "eventName": ["PutApprovalResult"],
+                        "requestParameters": {"pipelineName": [f"{g}-deploy" for g in sorted(model_package_groups)]}}),
+            targets=[target])
         self.dead_letter_alarm = hook.dead_letter_alarm
         self._acknowledge(packages, parameters)
 

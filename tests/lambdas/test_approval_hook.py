@@ -18,6 +18,7 @@ HOOK = ROOT / "lambdas" / "approval_hook"
 EVENT = json.loads((ROOT / "tests" / "fixtures" / "events" / "model-package-approved.json").read_text())
 REGION, ACCOUNT, TEAM, GROUP = "eu-west-1", "123456789012", "fraud", "mf-fraud-card-fraud"
 TABLE = "mf-fraud-approval-idempotency"
+AUDIT = "mf-fraud-approval-audit"
 
 
 @pytest.fixture
@@ -26,6 +27,11 @@ def aws(monkeypatch):
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                               AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                              BillingMode="PAY_PER_REQUEST")
+        dynamodb.create_table(TableName=AUDIT, KeySchema=[{"AttributeName": "subject", "KeyType": "HASH"},
+                                                         {"AttributeName": "at", "KeyType": "RANGE"}],
+                              AttributeDefinitions=[{"AttributeName": "subject", "AttributeType": "S"},
+                                                    {"AttributeName": "at", "AttributeType": "S"}],
                               BillingMode="PAY_PER_REQUEST")
         sns = boto3.client("sns", region_name=REGION)
         topic = sns.create_topic(Name="mf-fraud-approvers")["TopicArn"]
@@ -54,13 +60,13 @@ def aws(monkeypatch):
                     "configuration": {"ProjectName": "p"}, "inputArtifacts": [{"name": "src"}]}]},
             ]})
         for name, value in {
-            "IDEMPOTENCY_TABLE_NAME": TABLE, "NOTIFICATION_TOPIC_ARN": topic, "TEAM": TEAM,
+            "IDEMPOTENCY_TABLE_NAME": TABLE, "AUDIT_TABLE_NAME": AUDIT, "NOTIFICATION_TOPIC_ARN": topic, "TEAM": TEAM,
             "MODEL_PACKAGE_GROUPS": json.dumps([GROUP]), "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "ModelFactory", "AWS_DEFAULT_REGION": REGION,
         }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.syspath_prepend(str(HOOK))
-        for module in ("app", "approval"):
+        for module in ("app", "approval", "audit"):
             sys.modules.pop(module, None)
         app = importlib.import_module("app")
         yield {"app": app, "sagemaker": sagemaker, "codepipeline": codepipeline, "ssm": boto3.client("ssm", region_name=REGION),
@@ -272,3 +278,39 @@ def test_an_automatic_promotion_passes_the_prod_gate_only_where_the_model_says_s
     manual["detail"]["ApprovalDescription"] = "looks good"
     hook.handle(aws["app"].PackageStateChange.model_validate(manual["detail"]))
     assert variables_of(aws)[-1]["SkipGate"] == "false"
+
+
+def audit_entries(aws, subject: str) -> list[dict]:
+    items = boto3.client("dynamodb", region_name=REGION).query(
+        TableName=AUDIT, KeyConditionExpression="subject = :s",
+        ExpressionAttributeValues={":s": {"S": subject}})["Items"]
+    return [{k: v["S"] for k, v in item.items()} for item in items]
+
+
+def test_the_audit_log_records_who_decided_and_what_the_hook_did(aws):
+    """From the documented "AWS API Call via CloudTrail" event (CloudTrail userIdentity and requestParameters
+    of UpdateModelPackage and PutApprovalResult)."""
+    arn = register(aws, "Approved")
+    call = json.loads((ROOT / "tests" / "fixtures" / "events" / "cloudtrail-update-model-package.json").read_text())
+    assert aws["app"].handler(call, Context())["action"] == "audit"
+    assert aws["app"].handler(call, Context())["action"] == "audit"  # a duplicate delivery is the same entry
+    aws["app"].handler(event(arn, "Approved"), Context())
+    entries = audit_entries(aws, arn)
+    assert len(entries) == 2
+    person = next(e for e in entries if e["action"] == "status-change")
+    assert (person["who"], person["old_status"], person["new_status"]) == (
+        "arn:aws:sts::123456789012:assumed-role/ml-approver/ana@example.com", "PendingManualApproval", "Approved")
+    hook = next(e for e in entries if e["action"] == "deploy")
+    assert hook["execution_id"] == executions(aws)[0]["pipelineExecutionId"] and hook["version"] == "1"
+    gate = json.loads((ROOT / "tests" / "fixtures" / "events" / "cloudtrail-put-approval-result.json").read_text())
+    assert aws["app"].handler(gate, Context())["reason"] == (
+        "PutApprovalResult by arn:aws:sts::123456789012:assumed-role/ml-approver/ana@example.com recorded")
+    (click,) = audit_entries(aws, "mf-fraud-card-fraud-deploy")
+    assert (click["gate"], click["result"], click["summary"]) == ("ApproveProd/ApproveProd", "Approved",
+                                                                  "metrics are better")
+
+
+def test_a_refused_call_records_nothing(aws):
+    call = json.loads((ROOT / "tests" / "fixtures" / "events" / "cloudtrail-update-model-package.json").read_text())
+    call["detail"]["errorCode"] = "AccessDenied"
+    assert aws["app"].handler(call, Context())["action"] == "ignore"

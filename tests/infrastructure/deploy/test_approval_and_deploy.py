@@ -261,3 +261,28 @@ def test_a_failed_first_create_of_staging_is_replaced_prod_never(pipelines):
     # CloudFormation deletes the stack and then creates a new stack" (CodePipeline CloudFormation action reference)
     assert staging["Configuration"]["ActionMode"] == "REPLACE_ON_FAILURE"
     assert prod["Configuration"]["ActionMode"] == "CREATE_UPDATE"
+
+
+def test_the_audit_log_is_append_only_recoverable_and_fed_by_cloudtrail(foundation):
+    foundation.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "TableName": "mf-fraud-approval-audit",
+        "KeySchema": [{"AttributeName": "subject", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}],
+        "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                                        "DeletionProtectionEnabled": True})],
+    })
+    statements = [s for p in foundation.find_resources("AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    audit = [s for s in statements if "mf-fraud-approval-audit" in json.dumps(s.get("Resource"))
+             or any("AuditTable" in json.dumps(r) or "Audit" in json.dumps(r) for r in
+                    (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]))]
+    actions = {a for s in audit for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+               if a.startswith("dynamodb:")}
+    assert actions == {"dynamodb:PutItem", "dynamodb:Query"}  # no update, no delete
+    foundation.has_resource_properties("AWS::Events::Rule", {"Name": "mf-fraud-approval-calls", "EventPattern": {
+        "source": ["aws.sagemaker"], "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["sagemaker.amazonaws.com"], "eventName": ["UpdateModelPackage"],
+                   "requestParameters": {"modelPackageArn": [{"prefix": Match.any_value()}]}}}})
+    foundation.has_resource_properties("AWS::Events::Rule", {"Name": "mf-fraud-prod-gate-calls", "EventPattern": {
+        "source": ["aws.codepipeline"], "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["codepipeline.amazonaws.com"], "eventName": ["PutApprovalResult"],
+                   "requestParameters": {"pipelineName": ["mf-fraud-card-fraud-deploy"]}}}})
