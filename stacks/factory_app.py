@@ -19,6 +19,7 @@ def build_factory(app: cdk.App, config: FactoryConfig, teams: list[TeamConfig] |
             factory=config.factory,
             team=team,
             account_shared_with_other_teams=bool(config.teams_sharing_account(team)),
+            metric_sharing=config.metric_sharing(team),
         )
         for team in (config.teams if teams is None else teams)
     }

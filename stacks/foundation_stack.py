@@ -42,6 +42,7 @@ class FoundationStack(cdk.Stack):
         external_training_data: Sequence[str] = (),
         model_endpoints: Mapping[str, StageEndpoints] | None = None,
         auto_prod_gate_models: Sequence[str] = (),
+        stage_accounts: Mapping[str, str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -77,8 +78,8 @@ class FoundationStack(cdk.Stack):
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
         self.showback = CostShowback(self, "Showback", team=team, models=models, key=self.key, topic=self.topic)
         self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic).rule
-        self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team,
-                                          models=model_endpoints).dashboard
+        self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=model_endpoints,
+                                          stage_accounts=stage_accounts).dashboard
         TeamBudget(
             self,
             "Budget",

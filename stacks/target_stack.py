@@ -16,11 +16,13 @@ from constructs import Construct
 from stacks.deploy.deployment_target import DeploymentTarget
 from stacks.foundation.approver_topic import ApproverTopic
 from stacks.foundation.team_key import TeamKey
+from stacks.monitoring.metric_sharing import MetricSharing
 from stacks.monitoring.monitoring_failures import MonitoringFailures
 
 
 class TargetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
+                 metric_readers: Sequence[str] = (),
                  factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], clarify: bool = False,
                  **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -29,6 +31,8 @@ class TargetStack(cdk.Stack):
         key = TeamKey(self, "Encryption", team=team, purpose="the approvers' topic in this account").key
         topic = ApproverTopic(self, "Approvers", team=team, key=key, approvers=approvers).topic
         MonitoringFailures(self, "MonitoringFailures", team=team, topic=topic)
+        if metric_readers:
+            MetricSharing(self, "MetricSharing", reader_accounts=metric_readers)
         factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(
             service="events", account=factory_account, resource="event-bus", resource_name="default"))
         self.drift_forwarding = events.Rule(

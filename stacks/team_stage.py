@@ -29,6 +29,7 @@ class TeamStage(cdk.Stage):
         factory: FactorySettings,
         team: TeamConfig,
         account_shared_with_other_teams: bool,
+        metric_sharing: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=cdk.Environment(account=team.account, region=team.region))
         tags = {**factory.tags, TAG_FACTORY: factory.name, TAG_TEAM: team.name,
@@ -44,6 +45,7 @@ class TeamStage(cdk.Stage):
             team=team.name,
             models=[model.name for model in team.models],
             model_endpoints={model.name: model.endpoint for model in team.models},
+            stage_accounts={stage: team.stage_account(stage) for stage in ("staging", "prod")},
             auto_prod_gate_models=[m.name for m in team.models if m.promotion.prod_gate == "auto"],
             approvers=list(team.approvers),
             monthly_budget_usd=team.monthly_budget_usd,
@@ -68,7 +70,8 @@ class TeamStage(cdk.Stage):
                 team=team.name, models=[m.name for m in team.models], factory_account=team.account,
                 approvers=list(team.approvers),
                 clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
-                artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region))
+                artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
+                metric_readers=(metric_sharing or {}).get(account, []))
             for account in team.target_accounts
         }
 

@@ -143,6 +143,16 @@ class FactoryConfig(Strict):
                               f"(teams: {', '.join(by_name)})")
         return [by_name[n] for n in dict.fromkeys(wanted)]
 
+    def metric_sharing(self, team: TeamConfig) -> dict[str, list[str]]:
+        """Target accounts whose CloudWatch sharing role this team's target stack creates (the first team, in
+        config order, that deploys there), with every factory account that reads metrics from there."""
+        owned: dict[str, list[str]] = {}
+        for account in team.target_accounts:
+            users = [t for t in self.teams if account in t.target_accounts]
+            if users[0].name == team.name:
+                owned[account] = sorted({t.account for t in users})
+        return owned
+
     def teams_sharing_account(self, team: TeamConfig) -> list[str]:
         return [t.name for t in self.teams if t.account == team.account and t.name != team.name]
 

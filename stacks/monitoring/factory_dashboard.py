@@ -18,9 +18,13 @@ HOUR, DAY = cdk.Duration.hours(1), cdk.Duration.days(1)
 
 class FactoryDashboard(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str,
-                 models: Mapping[str, StageEndpoints]) -> None:
-        """`models`: each model's serving settings per stage, which decide the metrics' dimensions."""
+                 models: Mapping[str, StageEndpoints], stage_accounts: Mapping[str, str] | None = None) -> None:
+        """`models`: each model's serving settings per stage, which decide the metrics' dimensions;
+        `stage_accounts`: the account each stage runs in (metrics of another account are read through its
+        CloudWatch sharing role)."""
         super().__init__(scope, construct_id)
+        here = cdk.Stack.of(self).account
+        self._accounts = {stage: account for stage, account in (stage_accounts or {}).items() if account != here}
         rows: list[list[cloudwatch.IWidget]] = [[cloudwatch.TextWidget(
             markdown=f"# Model Factory: {team}\nBuild and deploy outcomes (CodeBuild), endpoint health, "
                      "data-quality drift and drift-driven retrains, per model; cost per model (showback).",
@@ -43,12 +47,14 @@ class FactoryDashboard(Construct):
                         for kind in ("build", "deploy") for outcome in ("SucceededBuilds", "FailedBuilds")]),
                 cloudwatch.GraphWidget(
                     title=f"{model}: invocations and errors", width=8, left=[
-                        self._endpoint(names[stage], settings[stage], metric, "Sum")
+                        self._endpoint(names[stage], settings[stage], metric, "Sum", self._accounts.get(stage))
                         for stage in STAGES for metric in ("Invocations", "Invocation5XXErrors")]),
                 cloudwatch.GraphWidget(
                     title=f"{model}: p99 model latency (µs) and GPU utilisation", width=8,
-                    left=[self._endpoint(names[stage], settings[stage], "ModelLatency", "p99") for stage in STAGES],
-                    right=[self._gpu(names[stage], settings[stage], stage) for stage in STAGES]),
+                    left=[self._endpoint(names[stage], settings[stage], "ModelLatency", "p99", self._accounts.get(stage))
+                          for stage in STAGES],
+                    right=[self._gpu(names[stage], settings[stage], stage, self._accounts.get(stage))
+                           for stage in STAGES]),
             ])
             rows.append([
                 cloudwatch.GraphWidget(
@@ -73,19 +79,19 @@ class FactoryDashboard(Construct):
                                  statistic="Sum", period=DAY, label=f"{project} {metric}")
 
     @staticmethod
-    def _endpoint(endpoint: str, settings, metric: str, statistic: str) -> cloudwatch.Metric:
+    def _endpoint(endpoint: str, settings, metric: str, statistic: str, account: str | None) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
-                                 dimensions_map=settings.invocation_dimensions(endpoint),
+                                 dimensions_map=settings.invocation_dimensions(endpoint), account=account,
                                  period=cdk.Duration.minutes(5), label=f"{endpoint} {metric}")
 
     @staticmethod
-    def _gpu(endpoint: str, settings, stage: str) -> cloudwatch.Metric:
+    def _gpu(endpoint: str, settings, stage: str, account: str | None) -> cloudwatch.Metric:
         """Per instance on a variant; per copy (normalised) on an inference component."""
         if settings.scale_to_zero:
             return cloudwatch.Metric(namespace="/aws/sagemaker/InferenceComponents",
-                                     metric_name="GPUUtilizationNormalized",
+                                     metric_name="GPUUtilizationNormalized", account=account,
                                      dimensions_map=settings.invocation_dimensions(endpoint), statistic="Average",
                                      period=cdk.Duration.minutes(5), label=f"GPU {stage} (per copy)")
-        return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization",
+        return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization", account=account,
                                  dimensions_map={"EndpointName": endpoint, "VariantName": settings.variant_name},
                                  statistic="Average", period=cdk.Duration.minutes(5), label=f"GPU {stage}")

@@ -182,3 +182,23 @@ def test_the_target_sagemaker_role_runs_clarify_monitors_but_creates_no_build_mo
             f"arn:aws:sagemaker:{REGION}:{account}:endpoint-config/sm-clarify-*",
             f"arn:aws:sagemaker:{REGION}:{account}:endpoint/sm-clarify-*"]
         assert "ClarifyBaselineModel" not in statements
+
+
+def test_the_dashboard_reads_each_stage_from_the_account_it_runs_in(targets, foundation):
+    """CloudWatch cross-account dashboards: metrics carry the source accountId, read through the role named
+    CloudWatch-CrossAccountSharingRole in that account (CloudWatch user guide, cross-account cross-Region)."""
+    for account, template in targets.items():
+        sharing = role(template, "CloudWatch-CrossAccountSharingRole")
+        assert sharing["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "AWS": f"arn:aws:iam::{FACTORY}:root"}
+        assert len(sharing["ManagedPolicyArns"]) == 2
+    (dashboard,) = foundation.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.loads("".join(p if isinstance(p, str) else "" for p in
+                              dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]))
+    sagemaker_metrics = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])
+                         if m[0] == "AWS/SageMaker"]
+    assert len(sagemaker_metrics) >= 4
+    for metric in sagemaker_metrics:
+        options = metric[-1] if isinstance(metric[-1], dict) else {}
+        stage = "staging" if "-staging" in json.dumps(metric) else "prod"
+        assert options.get("accountId") == TARGETS[0 if stage == "staging" else 1], metric
