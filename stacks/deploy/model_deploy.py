@@ -23,6 +23,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -264,6 +266,22 @@ class ModelDeploy(Construct):
             ],
         )
         self._acknowledge_wildcards(stack, team, model.name, group, bucket, bundle)
+        # The pipeline never replaces prod: when DeployProd fails, the approvers get the command that clears a
+        # stack a failed first create left in ROLLBACK_COMPLETE ("CodePipeline Action Execution State Change")
+        prod_stack = team_stack_name(team, f"{model.name}-prod-endpoint")
+        self.prod_failure = events.Rule(
+            self, "ProdDeployFailed",
+            rule_name=f"{codepipeline_name(team, model.name, 'deploy')}-prod-failed",
+            description=f"DeployProd of {team}/{model.name} failed: tell the approvers how to recover",
+            event_pattern=events.EventPattern(
+                source=["aws.codepipeline"], detail_type=["CodePipeline Action Execution State Change"],
+                detail={"pipeline": [codepipeline_name(team, model.name, "deploy")], "stage": ["DeployProd"],
+                        "action": ["DeployProd"], "state": ["FAILED"]}),
+            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+                f"DeployProd of {team}/{model.name} failed (execution {events.EventField.from_path('$.detail.execution-id')}). "
+                f"Prod keeps serving what it served. If {prod_stack} is in ROLLBACK_COMPLETE after a failed first "
+                f"create, clear it with: aws cloudformation delete-stack --stack-name {prod_stack} "
+                f"--region {stack.region}, then approve the package again."))])
 
     def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket) -> None:
         packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")

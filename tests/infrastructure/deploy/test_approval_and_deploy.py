@@ -286,3 +286,15 @@ def test_the_audit_log_is_append_only_recoverable_and_fed_by_cloudtrail(foundati
         "source": ["aws.codepipeline"], "detail-type": ["AWS API Call via CloudTrail"],
         "detail": {"eventSource": ["codepipeline.amazonaws.com"], "eventName": ["PutApprovalResult"],
                    "requestParameters": {"pipelineName": ["mf-fraud-card-fraud-deploy"]}}}})
+
+
+def test_a_failed_prod_deploy_tells_the_approvers_the_command_that_clears_it(pipelines):
+    """CodePipeline's "CodePipeline Action Execution State Change" event (pipeline, stage, action, state)."""
+    _, rule = only(pipelines, "AWS::Events::Rule", {"Name": "mf-fraud-card-fraud-deploy-prod-failed"})
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.codepipeline"], "detail-type": ["CodePipeline Action Execution State Change"],
+        "detail": {"pipeline": ["mf-fraud-card-fraud-deploy"], "stage": ["DeployProd"], "action": ["DeployProd"],
+                   "state": ["FAILED"]}}
+    (target,) = rule["Properties"]["Targets"]
+    template = json.dumps(target["InputTransformer"])
+    assert "aws cloudformation delete-stack --stack-name mf-fraud-card-fraud-prod-endpoint" in template
