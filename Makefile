@@ -21,7 +21,7 @@ DEFINITION_OUT ?= build/pipeline-definition.json
 
 ENDPOINT_OUT ?= build/endpoint
 
-.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling
+.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling monitor-local
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
@@ -31,6 +31,7 @@ help:
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
 	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
 	@echo "make simulate-scaling MANIFEST=f [JSON=1]  replay a traffic curve through the endpoint's scaling policies"
+	@echo "make monitor-local CAPTURE=d BASELINE=d OUT=d  the drift/quality engine on data-capture files here"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -68,6 +69,13 @@ synth-endpoint: setup
 	@$(PY) -m stacks.config.manifest "$(MANIFEST)"
 	$(CDK) synth --quiet --app "$(PY) endpoint_app.py" --context manifest="$(MANIFEST)" \
 	  --output "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(ENDPOINT_OUT))"
+
+monitor-local: setup
+	@test -n "$(CAPTURE)" -a -n "$(BASELINE)" || { echo "monitor-local: CAPTURE=<dir of .jsonl capture files> BASELINE=<baseline dir> OUT=<dir> are required" >&2; exit 2; }
+	$(PY) pipelines/modelbuild/code/drift.py report --capture "$(CAPTURE)" --baseline "$(BASELINE)" \
+	  --out "$(if $(filter command line environment,$(origin OUT)),$(OUT),build/monitor)" \
+	  $(if $(THRESHOLD),--threshold $(THRESHOLD)) $(if $(MIN_RECORDS),--min-records $(MIN_RECORDS)) \
+	  $(if $(GROUND_TRUTH),--ground-truth "$(GROUND_TRUTH)")
 
 simulate-scaling: setup
 	@test -n "$(MANIFEST)" || { echo "simulate-scaling: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }

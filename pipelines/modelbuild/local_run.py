@@ -5,7 +5,8 @@
     python local_run.py --settings settings.json --out build/x     # a model's MODEL_FACTORY_SETTINGS
 
 Writes OUT/evaluation.json (with quality_gate), OUT/model/ (exactly what the build packages as
-model.tar.gz, which is also written) and OUT/output-data/ (training metadata). Exits 1 when a step fails
+model.tar.gz, which is also written), OUT/baseline/ (the drift baseline) and OUT/output-data/ (training
+metadata). Exits 1 when a step fails
 or the model misses its quality gate, as the build would.
 """
 
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     step("evaluate", "--model", str(out / "model"), "--test", str(out / "data" / "test"),
          "--output-dir", str(out), "--problem-type", problem_type,
          "--quality-metric", settings["quality_metric"], "--quality-threshold", str(settings["quality_threshold"]))
+    # the drift baseline the build registers: the training split's features and the test split's scores
+    step("drift", "baseline", "--features", str(out / "data" / "baseline" / "baseline.csv"),
+         "--predictions", str(out / "predictions.csv"), "--out", str(out / "baseline"))
     gate = json.loads((out / "evaluation.json").read_text())["quality_gate"]
     print(f"local run: report at {out / 'evaluation.json'}")
     verdict = "passed" if gate["passed"] else "failed"

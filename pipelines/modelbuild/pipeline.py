@@ -452,6 +452,25 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             clarify_configs[kind] = Join(on="/", values=[clarify_prefix, kind, "monitoring_config.json"])
     evaluation_uri = Join(on="/", values=[evaluation_prefix, "evaluation.json"])
 
+    # --- the factory's drift baseline (drift.py, no Model Monitor): training features, test scores ----
+    step_drift_baseline = ProcessingStep(
+        name="DriftBaseline",
+        step_args=processor(sklearn_image, f"{s.pipeline_name}-drift-baseline").run(
+            code=f"{s.code_prefix}/drift.py",
+            inputs=[processing_input("features", preprocessed["baseline"].S3Output.S3Uri,
+                                     "/opt/ml/processing/features"),
+                    processing_input("predictions", evaluation_prefix, "/opt/ml/processing/predictions")],
+            outputs=[output("drift-baseline")],
+            arguments=["baseline", "--features", "/opt/ml/processing/features",
+                       "--predictions", "/opt/ml/processing/predictions/predictions.csv",
+                       "--out", "/opt/ml/processing/drift-baseline"],
+        ),
+    )
+    # through the step's property, so that registering waits for the baseline
+    drift_baseline_uri = Join(on="/", values=[
+        step_drift_baseline.properties.ProcessingOutputConfig.Outputs["drift-baseline"].S3Output.S3Uri,
+        "baseline.json"])
+
     # --- model-quality baseline (what Model Monitor compares live quality with) --------------------
     binary = s.problem_type == "binary_classification"
     step_model_baseline = QualityCheckStep(
@@ -517,7 +536,7 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             ),
             **clarify_drift,
         ),
-        customer_metadata_properties=s.lineage(),
+        customer_metadata_properties={**s.lineage(), "drift_baseline_uri": drift_baseline_uri},
         metadata_properties=MetadataProperties(commit_id=s.git_commit, repository=s.git_repository,
                                                generated_by=s.build_id),
         model_card=ModelPackageModelCard(
@@ -557,7 +576,8 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
         # the team role does not have, and the package's lineage already names the execution's inputs
         pipeline_experiment_config=None,
         steps=[step_preprocess, step_train, step_baseline,
-               *([step_clarify_model] if step_clarify_model else []), step_evaluate, step_model_baseline,
+               *([step_clarify_model] if step_clarify_model else []), step_evaluate, step_drift_baseline,
+               step_model_baseline,
                *clarify_steps.values(), step_gate],
         sagemaker_session=session,
     )

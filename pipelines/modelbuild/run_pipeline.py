@@ -359,7 +359,7 @@ def upload_code(s3, settings) -> None:
             Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=settings.kms_key_arn))
 
     put(f"{settings.code_prefix}/sourcedir.tar.gz", source_archive())
-    for script in ("preprocess.py", "evaluate.py"):
+    for script in ("preprocess.py", "evaluate.py", "drift.py"):
         put(f"{settings.code_prefix}/{script}", (CODE / script).read_bytes())
 
 

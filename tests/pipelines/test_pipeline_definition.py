@@ -85,6 +85,7 @@ def test_steps_types_and_order(gpu_spot):
         ("Train", "Training"),
         ("DataQualityBaseline", "QualityCheck"),
         ("Evaluate", "Processing"),
+        ("DriftBaseline", "Processing"),
         ("ModelQualityBaseline", "QualityCheck"),
         ("QualityGate", "Condition"),
     ]
@@ -195,7 +196,12 @@ def test_every_job_and_the_package_carry_the_cost_allocation_tags(gpu_spot):
 
 def test_the_package_carries_its_lineage(gpu_spot):
     register = step(gpu_spot, "QualityGate")["Arguments"]["IfSteps"][0]["Arguments"]
-    assert register["CustomerMetadataProperties"] == {
+    properties = dict(register["CustomerMetadataProperties"])
+    # the factory's drift baseline, registered with the package (waits for the DriftBaseline step)
+    assert properties.pop("drift_baseline_uri") == {"Std:Join": {"On": "/", "Values": [
+        {"Get": "Steps.DriftBaseline.ProcessingOutputConfig.Outputs['drift-baseline'].S3Output.S3Uri"},
+        "baseline.json"]}}
+    assert properties == {
         "git_commit": COMMIT_PLACEHOLDER, "git_repository": BASE["git_repository"], "build_id": "offline",
         "trigger": "manual", "training_data_uri": "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",
         "training_data_version": "offline", "problem_type": "binary_classification", "quality_metric": "auc"}
@@ -293,3 +299,15 @@ def test_clarify_baselines_run_the_clarify_image_on_the_test_split_and_are_regis
     assert drift["ConfigFile"]["S3Uri"]["Std:Join"]["Values"][1:] == [kind, "monitoring_config.json"]
     metrics = register["ModelMetrics"]["Bias" if kind == "bias" else "Explainability"]
     assert list(metrics) == (["PostTrainingReport"] if kind == "bias" else ["Report"])
+
+
+def test_the_drift_baseline_runs_the_factorys_engine_on_the_training_features_and_test_scores(gpu_spot):
+    job = step(gpu_spot, "DriftBaseline")["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in job["ProcessingInputs"]}
+    assert inputs["features"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+    assert inputs["predictions"]["S3Uri"] == {
+        "Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
+    assert inputs["code"]["S3Uri"].endswith(f"/code/{COMMIT_PLACEHOLDER}/drift.py")
+    assert job["AppSpecification"]["ContainerArguments"][0] == "baseline"
+    assert "sagemaker-scikit-learn" in job["AppSpecification"]["ImageUri"]
+    assert job["ProcessingOutputConfig"]["KmsKeyId"] == KEY

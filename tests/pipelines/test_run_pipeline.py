@@ -277,7 +277,8 @@ def test_new_data_builds_with_the_lineage_of_this_build(aws):
     assert settings.training_data_version.startswith("sha256:")
     assert upsert["tags"] == [{"Key": "model-factory:team", "Value": "fraud"}]
     prefix = f"mf-fraud-card-fraud/code/{COMMIT}"
-    assert {f"{prefix}/sourcedir.tar.gz", f"{prefix}/preprocess.py", f"{prefix}/evaluate.py"} <= keys(aws["s3"])
+    assert {f"{prefix}/sourcedir.tar.gz", f"{prefix}/preprocess.py", f"{prefix}/evaluate.py",
+            f"{prefix}/drift.py"} <= keys(aws["s3"])
     archive = aws["s3"].get_object(Bucket="team-bucket", Key=f"{prefix}/sourcedir.tar.gz")["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         assert {"train.py", "preprocess.py", "evaluate.py"} <= set(tar.getnames())

@@ -79,3 +79,11 @@ def test_teams_naming_a_team_that_is_not_in_the_config_is_one_line_and_writes_no
     assert [line for line in result.stderr.splitlines() if not line.startswith("b'")] == [
         "TEAMS: 'nope' is not a team of config/factory.yaml (teams: fraud, pricing)"]
     assert not list(outdir.glob("**/*.template.json"))
+
+
+def test_monitor_local_needs_its_three_folders():
+    result = subprocess.run(["make", "--no-print-directory", "monitor-local"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[0] == (  # make adds its own "*** ... Error 2" line after it
+        "monitor-local: CAPTURE=<dir of .jsonl capture files> BASELINE=<baseline dir> OUT=<dir> are required")
