@@ -41,7 +41,7 @@ class TargetStack(cdk.Stack):
             description=f"Drift alarms of the {team} team's endpoints here -> the factory account's retrain rule",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"], detail_type=["CloudWatch Alarm State Change"],
-                detail={"alarmName": [{"wildcard": f"mf-{team}-*-drift*"}], "state": {"value": ["ALARM"]}}),
+                detail={"alarmName": [{"wildcard": f"mf-{team}-*-prod-drift*"}], "state": {"value": ["ALARM"]}}),
             targets=[targets.EventBus(factory_bus)],
         )
         for output, role in (("DeployActionRoleArn", target.deploy_action_role),

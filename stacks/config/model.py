@@ -161,6 +161,11 @@ class ModelMonitoring(Strict):
     schedule: Annotated[str, AfterValidator(_monitor_schedule)] = "cron(0 * ? * * *)"
     drift_threshold: float = Field(default=0.1, gt=0, le=1)
     retrain_cooldown_hours: float = Field(default=24, gt=0, le=24 * 30)
+    # drift and quality alarms: `alarm_datapoints` of the last `alarm_periods` hourly datapoints (M of N)
+    alarm_datapoints: int = Field(default=2, ge=1, le=24)
+    alarm_periods: int = Field(default=3, ge=1, le=24)
+    # the factory's engine judges nothing below this many captured records
+    min_records: int = Field(default=200, ge=1)
     ground_truth_s3_uri: Annotated[str, matching(re.compile(r"^s3://[a-z0-9.-]{3,63}(/.*)?$"),
                                                  "an s3:// URI")] | None = None
     model_quality: bool | None = None

@@ -29,6 +29,11 @@ class Monitoring(BaseModel):
     enabled: bool = True
     schedule: str = Field(default="cron(0 * ? * * *)", pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
     drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    # M of N: an alarm needs `alarm_datapoints` breaching datapoints out of the last `alarm_periods`
+    alarm_datapoints: int = Field(default=2, ge=1, le=24)
+    alarm_periods: int = Field(default=3, ge=1, le=24)
+    # the factory engine judges nothing below this many records
+    min_records: int = Field(default=200, ge=1)
     baselines: Baselines | None = None
     features: list[str] = []
     instance_type: str = "ml.m5.xlarge"

@@ -134,6 +134,8 @@ class ModelDeploy(Construct):
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
             "monitoring": {
                 "schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.drift_threshold,
+                "alarm_datapoints": model.monitoring.alarm_datapoints,
+                "alarm_periods": model.monitoring.alarm_periods, "min_records": model.monitoring.min_records,
                 **({"ground_truth_s3_uri": model.monitoring.ground_truth_s3_uri,
                     "problem_type": model.problem_type, "quality_metric": model.quality_gate.metric,
                     "quality_threshold": model.quality_gate.threshold,

@@ -27,8 +27,10 @@ class DriftRetrain(Construct):
                  topic: sns.ITopic, cooldown_hours_by_model: dict[str, float] | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        pipeline_by_endpoint = {endpoint_name(team, model, stage): codepipeline_name(team, model, "build")
-                                for model in models for stage in STAGES}
+        # only prod drift retrains: staging serves the smoke test's rows and new versions on trial, so its drift
+        # alarms only notify
+        pipeline_by_endpoint = {endpoint_name(team, model, "prod"): codepipeline_name(team, model, "build")
+                                for model in models}
         self.table = team_table(self, "Cooldown", table_name=f"mf-{team}-retrain-cooldown",
                                 partition_key="pipeline", key=key)
         retrain = TeamFunction(
@@ -60,7 +62,7 @@ class DriftRetrain(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],
                 detail_type=["CloudWatch Alarm State Change"],
-                detail={"alarmName": [{"wildcard": f"mf-{team}-*-drift*"}], "state": {"value": ["ALARM"]}},
+                detail={"alarmName": [{"wildcard": f"mf-{team}-*-prod-drift*"}], "state": {"value": ["ALARM"]}},
             ),
             targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
                                             retry_attempts=4, max_event_age=cdk.Duration.hours(6))],

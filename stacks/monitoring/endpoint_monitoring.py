@@ -74,7 +74,9 @@ class EndpointMonitoring(Construct):
                     namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{metric_safe(feature)}",
                     dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": self.schedule_name("data_quality")},
                     statistic="Maximum", period=cdk.Duration.hours(1)),
-                threshold=settings.drift_threshold, evaluation_periods=1,
+                # M of N: one noisy hour does not retrain
+                threshold=settings.drift_threshold, evaluation_periods=settings.alarm_periods,
+                datapoints_to_alarm=min(settings.alarm_datapoints, settings.alarm_periods),
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
@@ -153,7 +155,8 @@ class EndpointMonitoring(Construct):
                                      dimensions_map={"Endpoint": self.endpoint_name,
                                                      "MonitoringSchedule": self.schedule_name("model_quality")},
                                      statistic="Minimum" if below else "Maximum", period=cdk.Duration.hours(1)),
-            threshold=settings.quality_threshold, evaluation_periods=1,
+            threshold=settings.quality_threshold, evaluation_periods=settings.alarm_periods,
+            datapoints_to_alarm=min(settings.alarm_datapoints, settings.alarm_periods),
             comparison_operator=(cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD if below
                                  else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -195,8 +195,8 @@ def test_deploy_tasks_receive_the_models_endpoint_settings(pipelines):
     assert settings["endpoint"]["prod"]["max_instances"] == 12
     assert settings["endpoint"]["staging"]["min_instances"] == 0
     assert settings["monitoring"] == {
-        "schedule": "cron(0 * ? * * *)", "drift_threshold": 0.1,
-        "ground_truth_s3_uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud",
+        "schedule": "cron(0 * ? * * *)", "drift_threshold": 0.1, "alarm_datapoints": 2, "alarm_periods": 3,
+        "min_records": 200, "ground_truth_s3_uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud",
         "problem_type": "binary_classification", "quality_metric": "auc", "quality_threshold": 0.8,
         "quality_higher_is_better": True}
     assert settings["stage_accounts"] == {"staging": "111111111111", "prod": "111111111111"}

@@ -163,7 +163,7 @@ def test_endpoints_in_a_target_account_report_to_a_topic_there_and_forward_drift
             "Name": "mf-team-004-forward-drift-alarms"}}).values()
         assert forward["Properties"]["EventPattern"] == {
             "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
-            "detail": {"alarmName": [{"wildcard": "mf-team-004-*-drift*"}], "state": {"value": ["ALARM"]}}}
+            "detail": {"alarmName": [{"wildcard": "mf-team-004-*-prod-drift*"}], "state": {"value": ["ALARM"]}}}
         (target,) = forward["Properties"]["Targets"]
         assert target["Arn"] == f"arn:aws:events:{REGION}:{FACTORY}:event-bus/default"
     policies = foundation.find_resources("AWS::Events::EventBusPolicy")

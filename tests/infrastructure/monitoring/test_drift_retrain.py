@@ -21,7 +21,8 @@ def test_rule_matches_drift_alarms_of_this_team_going_into_alarm(foundation):
         "EventPattern": {
             "source": ["aws.cloudwatch"],
             "detail-type": ["CloudWatch Alarm State Change"],
-            "detail": {"alarmName": [{"wildcard": "mf-fraud-*-drift*"}], "state": {"value": ["ALARM"]}},
+            # only prod drift retrains; staging alarms only notify
+            "detail": {"alarmName": [{"wildcard": "mf-fraud-*-prod-drift*"}], "state": {"value": ["ALARM"]}},
         },
         "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function, "Arn"]},
                                        "DeadLetterConfig": Match.any_value()})],
@@ -33,9 +34,8 @@ def test_function_contract(foundation):
         "FunctionName": "mf-fraud-drift-retrain",
         "Handler": "app.handler", "Runtime": "python3.13", "Architectures": ["arm64"],
         "Environment": {"Variables": Match.object_like({
-            "PIPELINE_BY_ENDPOINT": json.dumps({"mf-fraud-card-fraud-prod": "mf-fraud-card-fraud-build",
-                                                "mf-fraud-card-fraud-staging": "mf-fraud-card-fraud-build"},
-                                               sort_keys=True),
+            # prod only: staging drift notifies, it does not retrain
+            "PIPELINE_BY_ENDPOINT": json.dumps({"mf-fraud-card-fraud-prod": "mf-fraud-card-fraud-build"}),
             "RETRAIN_TABLE_NAME": Match.any_value(),
             "RETRAIN_COOLDOWN_HOURS": "24",
             "RETRAIN_COOLDOWN_HOURS_BY_PIPELINE": json.dumps({"mf-fraud-card-fraud-build": 24}),

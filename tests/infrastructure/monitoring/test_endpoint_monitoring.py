@@ -137,3 +137,9 @@ def test_clarify_registries_agree_with_the_sagemaker_sdk():
     assert {region: sdk[region] for region in CLARIFY_REGISTRIES} == CLARIFY_REGISTRIES
 
 
+
+
+def test_drift_and_quality_alarms_need_two_of_three_datapoints(prod):
+    for name in ("mf-fraud-card-fraud-prod-drift-amount", "mf-fraud-card-fraud-prod-drift-model-quality-auc"):
+        _, alarm = only(prod, "AWS::CloudWatch::Alarm", {"AlarmName": name})
+        assert (alarm["Properties"]["DatapointsToAlarm"], alarm["Properties"]["EvaluationPeriods"]) == (2, 3), name
