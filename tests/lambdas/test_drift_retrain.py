@@ -196,3 +196,10 @@ def test_a_failed_notification_after_a_successful_start_is_not_a_reason_to_start
     assert result["action"] == "retrain" and result["reason"].endswith(
         "; telling the approvers failed (KMSAccessDeniedException)")
     assert starts(aws) == 1
+
+
+def test_insufficient_data_starts_nothing(aws):
+    """An alarm that loses its datapoints goes to INSUFFICIENT_DATA: not a reason to retrain."""
+    result = aws["app"].handler(alarm(state="INSUFFICIENT_DATA"), Context())
+    assert result["action"] == "ignore" and "INSUFFICIENT_DATA" in result["reason"]
+    assert starts(aws) == 0
