@@ -65,14 +65,20 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
             actions=["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
             resources=[arn("cloudwatch", "alarm", f"TargetTracking-{kind}/{prefix}*", cdk.ArnFormat.COLON_RESOURCE_NAME)
                        for kind in ("endpoint", "inference-component")]),
+        # Application Auto Scaling: the write actions support the scalable-target resource type (Service
+        # Authorization Reference, Application Auto Scaling); the Describe actions support no resource, hence *
         iam.PolicyStatement(
             sid="Autoscaling",
             actions=["application-autoscaling:RegisterScalableTarget",
-                     "application-autoscaling:DeregisterScalableTarget",
-                     "application-autoscaling:DescribeScalableTargets", "application-autoscaling:PutScalingPolicy",
-                     "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:DescribeScalingPolicies",
-                     "application-autoscaling:PutScheduledAction", "application-autoscaling:DeleteScheduledAction",
-                     "application-autoscaling:DescribeScheduledActions", "application-autoscaling:TagResource"],
+                     "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:PutScalingPolicy",
+                     "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:PutScheduledAction",
+                     "application-autoscaling:DeleteScheduledAction", "application-autoscaling:TagResource"],
+            resources=[arn("application-autoscaling", "scalable-target", "*")]),
+        iam.PolicyStatement(
+            sid="DescribeAutoscaling",
+            actions=["application-autoscaling:DescribeScalableTargets",
+                     "application-autoscaling:DescribeScalingPolicies",
+                     "application-autoscaling:DescribeScheduledActions"],
             resources=["*"]),
         iam.PolicyStatement(
             sid="AutoscalingServiceLinkedRole", actions=["iam:CreateServiceLinkedRole"],
@@ -112,8 +118,9 @@ def acknowledge_endpoint_deployment(policy_resource, stack: cdk.Stack, *, prefix
            f"{kind}/{prefix}*]": f"The alarms Application Auto Scaling names after {whose} endpoints."
            for kind in ("endpoint", "inference-component")},
         "AwsSolutions-IAM5[Resource::*]": (
-            "Application Auto Scaling supports no resource-level permissions for scalable targets, policies "
-            "and scheduled actions; CloudFormation needs them to manage the endpoint's scaling."),
+            "Application Auto Scaling's Describe actions support no resource-level permissions; read-only."),
+        f"AwsSolutions-IAM5[Resource::arn:{partition}:application-autoscaling:{region}:{account}:scalable-target/*]": (
+            "Scalable targets get ids Application Auto Scaling generates; only this account's and region's."),
         **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, a)}]": (
             "Package versions are numbered at registration; only versions of the team's own groups.")
            for a in package_arns},

@@ -52,7 +52,8 @@ class EndpointMonitoring(Construct):
                 statistics_resource=dq.StatisticsResourceProperty(s3_uri=settings.baselines.statistics)),
             data_quality_job_input=dq.DataQualityJobInputProperty(
                 endpoint_input=dq.EndpointInputProperty(endpoint_name=endpoint_name, local_path=ENDPOINT_INPUT)),
-            network_config=dq.NetworkConfigProperty(enable_network_isolation=True),
+            network_config=dq.NetworkConfigProperty(enable_network_isolation=True,
+                                                    enable_inter_container_traffic_encryption=True),
             **self._job_common(dq, "data_quality"),
         )
         self.schedule = self._schedule("Schedule", "data_quality", "DataQuality", self.job_definition)
@@ -131,14 +132,17 @@ class EndpointMonitoring(Construct):
             self, "ModelQualityJob",
             model_quality_app_specification=mq.ModelQualityAppSpecificationProperty(
                 image_uri=model_monitor_image(cdk.Stack.of(self).region),
-                problem_type=MONITOR_PROBLEM_TYPES[settings.problem_type]),
+                problem_type=MONITOR_PROBLEM_TYPES[settings.problem_type],
+                # without it the model-quality job may not publish the metric its alarm watches
+                environment={"publish_cloudwatch_metrics": "Enabled"}),
             model_quality_baseline_config=mq.ModelQualityBaselineConfigProperty(
                 constraints_resource=mq.ConstraintsResourceProperty(s3_uri=settings.model_quality_baselines.constraints)),
             model_quality_job_input=mq.ModelQualityJobInputProperty(
                 endpoint_input=mq.EndpointInputProperty(endpoint_name=self.endpoint_name, local_path=ENDPOINT_INPUT,
                                                         **self._prediction_attributes()),
                 ground_truth_s3_input=mq.MonitoringGroundTruthS3InputProperty(s3_uri=settings.ground_truth_s3_uri)),
-            network_config=mq.NetworkConfigProperty(enable_network_isolation=True),
+            network_config=mq.NetworkConfigProperty(enable_network_isolation=True,
+                                                    enable_inter_container_traffic_encryption=True),
             **self._job_common(mq, "model_quality"),
         )
         self.model_quality_schedule = self._schedule("ModelQualitySchedule", "model_quality", "ModelQuality",

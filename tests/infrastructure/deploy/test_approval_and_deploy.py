@@ -298,3 +298,17 @@ def test_a_failed_prod_deploy_tells_the_approvers_the_command_that_clears_it(pip
     (target,) = rule["Properties"]["Targets"]
     template = json.dumps(target["InputTransformer"])
     assert "aws cloudformation delete-stack --stack-name mf-fraud-card-fraud-prod-endpoint" in template
+
+
+def test_autoscaling_writes_are_scoped_to_scalable_targets_and_only_describes_use_a_wildcard(pipelines):
+    """checkov CKV_AWS_111: Application Auto Scaling's write actions take the scalable-target resource type
+    (Service Authorization Reference); its Describe actions take none."""
+    role_id, _ = only(pipelines, "AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [
+        Match.object_like({"Principal": {"Service": "cloudformation.amazonaws.com"}})]}})
+    _, policy = only(pipelines, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    assert statements["Autoscaling"]["Resource"] == (
+        "arn:aws:application-autoscaling:eu-west-1:111111111111:scalable-target/*")
+    assert all(not a.startswith("application-autoscaling:Describe") for a in statements["Autoscaling"]["Action"])
+    assert statements["DescribeAutoscaling"]["Resource"] == "*"
+    assert all(a.startswith("application-autoscaling:Describe") for a in statements["DescribeAutoscaling"]["Action"])

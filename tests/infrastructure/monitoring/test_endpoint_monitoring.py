@@ -143,3 +143,12 @@ def test_drift_and_quality_alarms_need_two_of_three_datapoints(prod):
     for name in ("mf-fraud-card-fraud-prod-drift-amount", "mf-fraud-card-fraud-prod-drift-model-quality-auc"):
         _, alarm = only(prod, "AWS::CloudWatch::Alarm", {"AlarmName": name})
         assert (alarm["Properties"]["DatapointsToAlarm"], alarm["Properties"]["EvaluationPeriods"]) == (2, 3), name
+
+
+def test_model_monitor_jobs_encrypt_inter_container_traffic_and_publish_their_metrics(prod):
+    for kind in ("DataQuality", "ModelQuality"):
+        (job,) = prod.find_resources(f"AWS::SageMaker::{kind}JobDefinition").values()
+        props = job["Properties"]
+        assert props["NetworkConfig"] == {"EnableNetworkIsolation": True,
+                                          "EnableInterContainerTrafficEncryption": True}, kind
+        assert props[f"{kind}AppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}, kind
