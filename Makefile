@@ -21,12 +21,13 @@ DEFINITION_OUT ?= build/pipeline-definition.json
 
 ENDPOINT_OUT ?= build/endpoint
 
-.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling monitor-local
+.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling monitor-local doctor
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
 	@echo "make synth [CONFIG=file] [OUT=dir] [TEAMS=a,b]  synthesize every team's (or those teams') factory, cdk-nag on"
 	@echo "make test                         the whole offline test suite"
+	@echo "make doctor [CONFIG=file] [PROFILES=acct=profile,...]  preflight every account the config deploys to (AWS credentials)"
 	@echo "make train-local [MODEL=team/model] [OUT=dir]  that model's seed data: preprocess -> train -> evaluate here"
 	@echo "make pipeline-definition [OUT=f]  the SageMaker Pipeline definition JSON, offline"
 	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
@@ -80,6 +81,9 @@ monitor-local: setup
 simulate-scaling: setup
 	@test -n "$(MANIFEST)" || { echo "simulate-scaling: MANIFEST=<deploy manifest JSON> is required" >&2; exit 2; }
 	@$(PY) scripts/simulate_scaling.py "$(MANIFEST)" $(if $(JSON),--json)
+
+doctor: setup
+	$(PY) scripts/doctor.py --config "$(CONFIG)" $(if $(PROFILES),--profiles "$(PROFILES)")
 
 bench: setup
 	$(PY) scripts/bench.py

@@ -1,0 +1,223 @@
+"""make doctor: every AWS call answered by botocore's Stubber (shapes validated against the service models),
+including access denied and throttling; a check that cannot run is a row that is not OK."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from scripts import doctor
+from stacks.config.factory import parse_config
+
+FACTORY, TARGET, REGION = "111111111111", "333333333333", "eu-west-1"
+
+
+def config(**model_overrides):
+    model = {"name": "card-fraud",
+             "training": {"instance_type": "ml.g5.xlarge", "instance_count": 2, "use_spot": True},
+             **model_overrides}
+    return parse_config({"factory": {"name": "acme", "region": REGION}, "teams": [
+        {"name": "fraud", "account": FACTORY, "accounts": {"staging": TARGET, "prod": TARGET},
+         "monthly_budget_usd": 10, "approvers": ["a@example.com"], "models": [model]}]}, source="test")
+
+
+class StubbedSession:
+    """A boto3 Session whose clients are stubbed; `plan[(account, service)]` lists (operation, response,
+    expected params) in call order, or (operation, error code) for a ClientError."""
+
+    def __init__(self, account: str, plan: dict):
+        self.account, self.plan, self.stubbers = account, plan, []
+
+    def client(self, service, region_name=None, config=None):
+        client = boto3.client(service, region_name=region_name, aws_access_key_id="x", aws_secret_access_key="x")
+        stubber = Stubber(client)
+        if service == "sts":
+            stubber.add_response("get_caller_identity", {
+                "Account": self.account, "Arn": f"arn:aws:sts::{self.account}:assumed-role/ops/me", "UserId": "x"})
+        for step in self.plan.get((self.account, service), []):
+            if len(step) == 2:
+                stubber.add_client_error(step[0], service_error_code=step[1], http_status_code=400)
+            else:
+                stubber.add_response(*step)
+        stubber.activate()
+        self.stubbers.append(stubber)
+        return client
+
+
+def quotas(values: dict[str, float]):
+    return {"Quotas": [{"QuotaName": name, "QuotaCode": f"L-{i:08d}", "Value": value, "ServiceCode": "sagemaker"}
+                       for i, (name, value) in enumerate(values.items())]}
+
+
+def trust_policy(*accounts):
+    return {"Role": {"RoleName": "r", "Path": "/", "RoleId": "AROAEXAMPLE123456789", "Arn": "arn:aws:iam::1:role/r",
+                     "CreateDate": "2026-01-01T00:00:00Z", "AssumeRolePolicyDocument": json.dumps({
+                         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                         "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}}]})}}
+
+
+BOOTSTRAP = {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Value": "30", "Type": "String"}}
+ALL_TAGS = {"CostAllocationTags": [{"TagKey": k, "Type": "UserDefined", "Status": "Active"} for k in doctor.COST_TAGS]}
+
+
+def healthy_plan(cfg):
+    needs = doctor.quota_needs(cfg)
+    return {
+        (FACTORY, "ssm"): [("get_parameter", BOOTSTRAP, {"Name": "/cdk-bootstrap/hnb659fds/version"})],
+        (FACTORY, "service-quotas"): [("list_service_quotas", quotas(needs[(FACTORY, REGION)]),
+                                       {"ServiceCode": "sagemaker"})],
+        (FACTORY, "ce"): [("list_cost_allocation_tags", ALL_TAGS,
+                           {"TagKeys": list(doctor.COST_TAGS), "Type": "UserDefined"})],
+        (FACTORY, "codecommit"): [("list_repositories", {"repositories": []}, {})],
+        (FACTORY, "sagemaker"): [("list_monitoring_schedules", {"MonitoringScheduleSummaries": []},
+                                  {"MaxResults": 1})],
+        (TARGET, "ssm"): [("get_parameter", BOOTSTRAP, None)],
+        (TARGET, "iam"): [("get_role", trust_policy(FACTORY), {"RoleName": f"cdk-hnb659fds-deploy-role-{TARGET}-{REGION}"})],
+        (TARGET, "service-quotas"): [("list_service_quotas", quotas(needs[(TARGET, REGION)]), None)],
+    }
+
+
+def run(cfg, plan):
+    sessions = {}
+
+    def session_for(account):
+        sessions[account] = StubbedSession(account, plan)
+        return sessions[account]
+
+    rows = doctor.diagnose(cfg, session_for)
+    for session in sessions.values():
+        for stubber in session.stubbers:
+            stubber.assert_no_pending_responses()
+    return rows
+
+
+def by_check(rows):
+    return {(r.check, r.account): r for r in rows}
+
+
+def test_a_ready_factory_passes_every_check():
+    cfg = config()
+    rows = run(cfg, healthy_plan(cfg))
+    assert {r.status for r in rows} == {"OK"}
+    checks = {r.check for r in rows}
+    assert {"credentials", "cdk bootstrap", f"bootstrap trusts {FACTORY}", "service CodeCommit",
+            "service SageMaker Model Monitor", *(f"cost tag {k}" for k in doctor.COST_TAGS)} <= checks
+    # the quota rows name what the config can use: 2 spot g5 training instances, one processing instance
+    assert "quota ml.g5.xlarge for spot training job usage >= 2" in checks
+    assert f"quota {doctor.PROCESSING_INSTANCE_TYPE} for processing job usage >= 1" in checks
+
+
+def test_quota_needs_cover_blue_green_shadow_and_spot():
+    cfg = config(training={"instance_type": "ml.m5.xlarge", "instance_count": 3},
+                 endpoint={"prod": {"instance_type": "ml.g5.2xlarge", "initial_instances": 2, "min_instances": 2,
+                                    "max_instances": 6}})
+    needs = doctor.quota_needs(cfg)
+    assert needs[(FACTORY, REGION)]["ml.m5.xlarge for training job usage"] == 3
+    # blue/green provisions the new fleet at full size beside the old one: 6 + 6
+    assert needs[(TARGET, REGION)]["ml.g5.2xlarge for endpoint usage"] == 12
+
+
+def test_zero_quota_fails_with_the_increase_command():
+    cfg = config()
+    plan = healthy_plan(cfg)
+    plan[(FACTORY, "service-quotas")] = [("list_service_quotas", quotas(
+        {name: 0.0 for name in doctor.quota_needs(cfg)[(FACTORY, REGION)]}), None)]
+    row = by_check(run(cfg, plan))[("quota ml.g5.xlarge for spot training job usage >= 2", FACTORY)]
+    assert row.status == "FAIL"
+    assert "request-service-quota-increase --service-code sagemaker --quota-code L-" in row.fix
+    assert "--desired-value 2 --region eu-west-1" in row.fix
+
+
+def test_quota_list_is_paginated():
+    cfg = config()
+    needs = doctor.quota_needs(cfg)[(FACTORY, REGION)]
+    names = sorted(needs)
+    plan = healthy_plan(cfg)
+    plan[(FACTORY, "service-quotas")] = [
+        ("list_service_quotas", {**quotas({names[0]: 10}), "NextToken": "p2"}, {"ServiceCode": "sagemaker"}),
+        ("list_service_quotas", quotas({n: 10 for n in names[1:]}), {"ServiceCode": "sagemaker", "NextToken": "p2"})]
+    assert {r.status for r in run(cfg, plan)} == {"OK"}
+
+
+def test_missing_or_old_bootstrap_and_missing_trust_fail_with_the_bootstrap_command():
+    cfg = config()
+    plan = healthy_plan(cfg)
+    plan[(FACTORY, "ssm")] = [("get_parameter", "ParameterNotFound")]
+    plan[(TARGET, "ssm")] = [("get_parameter", {"Parameter": {**BOOTSTRAP["Parameter"], "Value": "6"}}, None)]
+    plan[(TARGET, "iam")] = [("get_role", trust_policy("999999999999"), None)]
+    rows = by_check(run(cfg, plan))
+    assert rows[("cdk bootstrap", FACTORY)].status == "FAIL"
+    assert rows[("cdk bootstrap", FACTORY)].fix == f"not bootstrapped: npx cdk bootstrap aws://{FACTORY}/{REGION}"
+    assert rows[("cdk bootstrap", TARGET)].fix.startswith("version 6 < 8 the stacks require")
+    trust = rows[(f"bootstrap trusts {FACTORY}", TARGET)]
+    assert trust.status == "FAIL" and f"--trust {FACTORY}" in trust.fix
+
+
+def test_inactive_and_unseen_cost_tags_fail():
+    cfg = config()
+    plan = healthy_plan(cfg)
+    plan[(FACTORY, "ce")] = [("list_cost_allocation_tags", {"CostAllocationTags": [
+        {"TagKey": doctor.TAG_TEAM, "Type": "UserDefined", "Status": "Inactive"}]}, None)]
+    rows = by_check(run(cfg, plan))
+    assert rows[(f"cost tag {doctor.TAG_TEAM}", FACTORY)].fix.startswith(
+        f"aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey={doctor.TAG_TEAM},Status=Active")
+    assert "has not seen the tag yet" in rows[(f"cost tag {doctor.TAG_MODEL}", FACTORY)].fix
+
+
+@pytest.mark.parametrize("code, words", [("AccessDeniedException", "access denied to list_service_quotas"),
+                                         ("ThrottlingException", "throttled after retries")])
+def test_denied_or_throttled_check_says_it_cannot_run(code, words):
+    cfg = config()
+    plan = healthy_plan(cfg)
+    plan[(FACTORY, "service-quotas")] = [("list_service_quotas", code)]
+    rows = by_check(run(cfg, plan))
+    row = rows[("service quotas", FACTORY)]
+    assert row.status == "CANNOT RUN" and words in row.fix
+    assert rows[("cdk bootstrap", FACTORY)].status == "OK"  # the other checks still run
+
+
+def test_credentials_for_another_account_or_none_are_rows_and_exit_non_zero(monkeypatch, capsys, tmp_path: Path):
+    cfg = config()
+    plan = healthy_plan(cfg)
+
+    def session_for(account):
+        if account == TARGET:
+            raise RuntimeError("The config profile (target) could not be found")
+        return StubbedSession("555555555555", plan)
+
+    rows = by_check(doctor.diagnose(cfg, session_for))
+    assert rows[("credentials", FACTORY)].status == "CANNOT RUN"
+    assert "credentials are for account 555555555555" in rows[("credentials", FACTORY)].fix
+    assert f"PROFILES={TARGET}=<profile>" in rows[("credentials", TARGET)].fix
+    assert [r.check for r in rows.values()] == ["credentials", "credentials"]  # nothing else passes silently
+
+    monkeypatch.setattr(doctor, "diagnose", lambda c, s: list(rows.values()))
+    assert doctor.main(["--config", "config/factory.yaml"]) == 1
+    out = capsys.readouterr()
+    assert out.out.splitlines()[0].split() == ["check", "account", "region", "status", "fix"]
+    assert "2 of 2 checks are not OK" in out.err
+
+
+def test_bad_profiles_argument_is_one_line(capsys):
+    assert doctor.main(["--profiles", "12=prod"]) == 1
+    assert capsys.readouterr().err.strip() == "PROFILES: '12=prod' must be <12-digit account>=<profile name>"
+
+
+def test_min_bootstrap_version_covers_every_synthesized_stack(example_factory):
+    """The cloud assembly's manifest states the bootstrap version each stack and each role it uses needs
+    (CDK's cloud-assembly-schema: requiresBootstrapStackVersion; 8 is the lookup role cdk diff uses)."""
+    def versions(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from [value] if key == "requiresBootstrapStackVersion" else versions(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from versions(item)
+
+    required = {v for manifest in example_factory.outdir.glob("**/manifest.json")
+                for v in versions(json.loads(manifest.read_text()))}
+    assert required and max(required) == doctor.MIN_BOOTSTRAP_VERSION
