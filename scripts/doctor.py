@@ -247,7 +247,7 @@ def _guard(check: str, target: Target, run: Callable[[], Row | list[Row]]) -> li
 def diagnose(config: FactoryConfig, session_for: Callable[[str], Any]) -> list[Row]:
     """Every check for every account and region. `session_for(account)` gives a boto3 Session (or raises)."""
     from botocore.config import Config
-    retries = Config(retries={"mode": "standard", "max_attempts": 5})
+    retries = Config(retries={"mode": "standard", "total_max_attempts": 5})
     needs = quota_needs(config)
     rows: list[Row] = []
     for target in targets(config):

@@ -12,6 +12,7 @@ import os
 from functools import cache
 
 import boto3
+from botocore.config import Config
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -41,19 +42,22 @@ TOPIC_ARN = os.environ["NOTIFICATION_TOPIC_ARN"]
 AUTO_PROD_GATE = frozenset(json.loads(os.environ.get("AUTO_PROD_GATE_GROUPS", "[]")))
 AUDIT_TABLE = os.environ.get("AUDIT_TABLE_NAME", "")
 CLOUDTRAIL = "AWS API Call via CloudTrail"
+# standard retry mode: throttling and transient errors retried with backoff and a retry quota, 5 attempts in all
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 5})
 
 
 @cache
 def hook() -> ApprovalHook:
     """Clients are made on first use and kept for the life of the execution environment."""
-    return ApprovalHook(team=TEAM, groups=set(GROUPS), topic_arn=TOPIC_ARN, sagemaker=boto3.client("sagemaker"),
-                        codepipeline=boto3.client("codepipeline"), ssm=boto3.client("ssm"), sns=boto3.client("sns"),
+    client = lambda service: boto3.client(service, config=RETRIES)  # noqa: E731
+    return ApprovalHook(team=TEAM, groups=set(GROUPS), topic_arn=TOPIC_ARN, sagemaker=client("sagemaker"),
+                        codepipeline=client("codepipeline"), ssm=client("ssm"), sns=client("sns"),
                         auto_prod_gate=set(AUTO_PROD_GATE))
 
 
 @cache
 def audit() -> AuditLog | None:
-    return AuditLog(table_name=AUDIT_TABLE, dynamodb=boto3.client("dynamodb")) if AUDIT_TABLE else None
+    return AuditLog(table_name=AUDIT_TABLE, dynamodb=boto3.client("dynamodb", config=RETRIES)) if AUDIT_TABLE else None
 
 
 @idempotent_function(data_keyword_argument="change", persistence_store=persistence, config=idempotency)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from functools import cache
 
 import boto3
+from botocore.config import Config
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, parse
@@ -30,14 +31,18 @@ COOLDOWN = timedelta(hours=float(os.environ.get("RETRAIN_COOLDOWN_HOURS", "24"))
 COOLDOWN_BY_PIPELINE = {pipeline: timedelta(hours=float(hours)) for pipeline, hours in
                         json.loads(os.environ.get("RETRAIN_COOLDOWN_HOURS_BY_PIPELINE") or "{}").items()}
 
+# standard retry mode: throttling and transient errors retried with backoff and a retry quota, 5 attempts in all
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 5})
+
 
 @cache
 def retrain() -> DriftRetrain:
     return DriftRetrain(pipeline_by_endpoint=PIPELINE_BY_ENDPOINT, cooldown=COOLDOWN,
                         cooldown_by_pipeline=COOLDOWN_BY_PIPELINE,
                         table_name=os.environ["RETRAIN_TABLE_NAME"], topic_arn=os.environ["NOTIFICATION_TOPIC_ARN"],
-                        dynamodb=boto3.client("dynamodb"), codepipeline=boto3.client("codepipeline"),
-                        sns=boto3.client("sns"))
+                        dynamodb=boto3.client("dynamodb", config=RETRIES),
+                        codepipeline=boto3.client("codepipeline", config=RETRIES),
+                        sns=boto3.client("sns", config=RETRIES))
 
 
 @logger.inject_lambda_context(clear_state=True)

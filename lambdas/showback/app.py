@@ -14,6 +14,7 @@ from decimal import Decimal
 from functools import cache
 
 import boto3
+from botocore.config import Config
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,12 +26,14 @@ logger = Logger(service="showback")
 TEAM = os.environ["TEAM"]
 MODELS = json.loads(os.environ["MODELS"])
 TOPIC_ARN = os.environ["NOTIFICATION_TOPIC_ARN"]
+# standard retry mode: throttling and transient errors retried with backoff and a retry quota, 5 attempts in all
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 5})
 
 
 @cache
 def clients() -> tuple:
     # Cost Explorer answers in us-east-1 only
-    return boto3.client("ce", region_name="us-east-1"), boto3.client("sns")
+    return boto3.client("ce", region_name="us-east-1", config=RETRIES), boto3.client("sns", config=RETRIES)
 
 
 def period_for(event: dict, today: date) -> Period:

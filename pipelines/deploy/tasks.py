@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from stacks.common.naming import deploy_action_role_name, target_role_arn
+
+# standard retry mode: throttling and transient errors retried with backoff and a retry quota
+RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
 
 PACKAGE_ARN_PREFIX = "arn:aws"
 UNSET = {"", "none", "#{variables.ModelPackageArn}"}
@@ -235,13 +239,14 @@ def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any], se
     """A client of the account the stage's endpoint runs in: in a separate account, through the team's
     deploy-action role there (which may invoke and describe the team's endpoints)."""
     if manifest["account"] == settings["account"]:
-        return boto3.client(service)
+        return boto3.client(service, config=RETRIES)
     partition = manifest["model_package_arn"].split(":")[1]
     role_arn = target_role_arn(partition, manifest["account"], deploy_action_role_name(settings["team"]))
-    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="deploy-task")["Credentials"]
+    sts = boto3.client("sts", config=RETRIES)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="deploy-task")["Credentials"]
     return boto3.client(service, aws_access_key_id=credentials["AccessKeyId"],
                         aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"])
+                        aws_session_token=credentials["SessionToken"], config=RETRIES)
 
 
 def check_still_approved(*, sagemaker, package_arn: str) -> str:
@@ -286,14 +291,17 @@ def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str, sagem
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
+    def client(service: str):
+        return boto3.client(service, config=RETRIES)
+
     args = sys.argv[1:] if argv is None else argv
     settings = json.loads(os.environ["DEPLOY_SETTINGS"])
     package_arn = os.environ.get("MODEL_PACKAGE_ARN")
     out = Path(os.environ.get("DEPLOY_OUT", "build/deploy"))
     try:
         if args[:1] == ["validate"]:
-            variables = validate(package_arn=package_arn, settings=settings, sagemaker=boto3.client("sagemaker"),
-                                 s3=boto3.client("s3"), ssm=boto3.client("ssm"), out=out)
+            variables = validate(package_arn=package_arn, settings=settings, sagemaker=client("sagemaker"),
+                                 s3=client("s3"), ssm=client("ssm"), out=out)
             # CodeBuild exports these to the pipeline (the manual approval shows them)
             for name, value in variables.items():
                 print(f"export {name}={shlex.quote(value)}")
@@ -306,11 +314,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
         elif args[:1] == ["record"] and len(args) == 2 and args[1] in ("staging", "prod"):
             manifest = json.loads((out / f"manifest-{args[1]}.json").read_text())
-            print(record(ssm=boto3.client("ssm"), settings=settings, stage=args[1],
+            print(record(ssm=client("ssm"), settings=settings, stage=args[1],
                          package_arn=manifest["model_package_arn"],
                          sagemaker=runtime_client(boto3, settings, manifest, service="sagemaker")))
         elif args[:1] == ["check-approved"]:
-            print(check_still_approved(sagemaker=boto3.client("sagemaker"), package_arn=package_arn or ""))
+            print(check_still_approved(sagemaker=client("sagemaker"), package_arn=package_arn or ""))
         else:
             print("usage: tasks.py validate | smoke-test | record <staging|prod> | check-approved", file=sys.stderr)
             return 2

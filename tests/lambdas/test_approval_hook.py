@@ -314,3 +314,11 @@ def test_a_refused_call_records_nothing(aws):
     call = json.loads((ROOT / "tests" / "fixtures" / "events" / "cloudtrail-update-model-package.json").read_text())
     call["detail"]["errorCode"] = "AccessDenied"
     assert aws["app"].handler(call, Context())["action"] == "ignore"
+
+
+def test_every_client_retries_throttling_in_standard_mode(aws):
+    """Standard mode retries throttling and transient errors with backoff; botocore's default is legacy mode
+    (boto3 guide "Retries": https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html)."""
+    hook, audit = aws["app"].hook(), aws["app"].audit()
+    for client in (hook.sagemaker, hook.codepipeline, hook.ssm, hook.sns, audit.dynamodb):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}

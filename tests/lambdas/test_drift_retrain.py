@@ -203,3 +203,10 @@ def test_insufficient_data_starts_nothing(aws):
     result = aws["app"].handler(alarm(state="INSUFFICIENT_DATA"), Context())
     assert result["action"] == "ignore" and "INSUFFICIENT_DATA" in result["reason"]
     assert starts(aws) == 0
+
+
+def test_every_client_retries_throttling_in_standard_mode(aws):
+    """boto3 guide "Retries": standard mode retries throttling and transient errors; the default is legacy."""
+    retrain = aws["app"].retrain()
+    for client in (retrain.dynamodb, retrain.codepipeline, retrain.sns):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}

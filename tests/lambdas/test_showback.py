@@ -123,3 +123,20 @@ def test_period_boundaries():
         sys.path.remove(str(CODE))
     assert Period.previous_month(date(2026, 1, 3)) == Period(date(2025, 12, 1), date(2026, 1, 1), "2025-12")
     assert Period.month("2026-02", date(2026, 5, 1)).end == date(2026, 3, 1)
+
+
+def test_clients_retry_throttling_in_standard_mode(monkeypatch):
+    """boto3 guide "Retries": standard mode retries throttling and transient errors; the default is legacy.
+    Cost Explorer answers in us-east-1 only (https://docs.aws.amazon.com/general/latest/gr/billing.html)."""
+    for name, value in {"TEAM": "fraud", "MODELS": "[]", "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-1:1:t",
+                        "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.syspath_prepend(str(CODE))
+    for module in ("app", "showback"):
+        sys.modules.pop(module, None)
+    ce, sns = importlib.import_module("app").clients()
+    assert ce.meta.endpoint_url == "https://ce.us-east-1.amazonaws.com"
+    for client in (ce, sns):
+        assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+    for module in ("app", "showback"):
+        sys.modules.pop(module, None)

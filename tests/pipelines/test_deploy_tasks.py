@@ -272,11 +272,12 @@ def test_smoke_test_in_a_separate_staging_account_assumes_the_teams_role_there()
                 return real_client(name, region_name=REGION, **kwargs)
 
         tasks.runtime_client(Recorder, SETTINGS, manifest)
-        assert calls[0] == ("sts", [])
-        assert calls[1] == ("sagemaker-runtime", ["aws_access_key_id", "aws_secret_access_key", "aws_session_token"])
+        assert calls[0] == ("sts", ["config"])
+        assert calls[1] == ("sagemaker-runtime", ["aws_access_key_id", "aws_secret_access_key", "aws_session_token",
+                                                  "config"])
         calls.clear()
         tasks.runtime_client(Recorder, SETTINGS, {**manifest, "account": SETTINGS["account"]})
-        assert calls == [("sagemaker-runtime", [])]
+        assert calls == [("sagemaker-runtime", ["config"])]
 
 
 PROD_ARN = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/7"
@@ -382,3 +383,22 @@ def test_the_gate_compares_both_models_on_the_same_split_when_the_build_scored_t
     variables = validate(aws, challenger, tmp_path)
     assert variables["APPROVAL_SUMMARY"] == ("challenger v2 vs champion v1: auc 0.9500 (champion 0.9100, +0.0400) "
                                              "(on the same test split)")
+
+
+def test_deploy_task_clients_retry_throttling_in_standard_mode(monkeypatch):
+    """boto3 guide "Retries": standard mode retries throttling and transient errors; the default is legacy."""
+    made = []
+
+    class RecordingBoto3:
+        @staticmethod
+        def client(name, **kwargs):
+            made.append((name, kwargs.get("config")))
+            return type("C", (), {"describe_model_package": staticmethod(
+                lambda **_: {"ModelApprovalStatus": "Approved"})})()
+
+    monkeypatch.setitem(__import__("sys").modules, "boto3", RecordingBoto3)
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    monkeypatch.setenv("MODEL_PACKAGE_ARN", PROD_ARN)
+    tasks.main(["check-approved"])
+    assert made and all(config is not None and config.retries == {"mode": "standard", "total_max_attempts": 10}
+                        for _, config in made)
