@@ -9,6 +9,7 @@ never passes silently. Read-only: it calls only Get/List/Describe APIs.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections import defaultdict
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -162,9 +164,7 @@ def check_trust(clients, target: Target) -> list[Row]:
                         f"no {role}: npx cdk bootstrap aws://{target.account}/{target.region} --trust {factory} "
                         "--cloudformation-execution-policies <policy ARN>") for factory in target.trusts]
         raise
-    if isinstance(document, str):  # the IAM API returns it URL-encoded; boto3 decodes it to a dict
-        import json
-        from urllib.parse import unquote
+    if isinstance(document, str):  # the IAM API sends it URL-encoded; boto3's parser decodes it to a dict
         document = json.loads(unquote(document))
     trusted = _trusted_accounts(document)
     return [Row(f"bootstrap trusts {factory}", target.account, target.region, OK if factory in trusted else FAIL,

@@ -88,7 +88,7 @@ MONITOR_PROBLEM_TYPES = {
 
 
 APPROVAL_STATUS = "PendingManualApproval"
-# Values of the model card only known while the pipeline runs: placeholders in its JSON, joined in by the
+# Values of the model card only known while the pipeline runs: markers in its JSON, joined in by the
 # pipeline (model_card_content).
 MODEL_ARTIFACT, TEST_DATA, METRIC_VALUE = "@@MODEL_ARTIFACT@@", "@@TEST_DATA@@", "@@METRIC_VALUE@@"
 HYPERPARAMETERS = {"num_round": 300, "max_depth": 4, "eta": 0.1}
@@ -196,7 +196,7 @@ class PipelineSettings:
 
 def model_card_document(s: PipelineSettings, image: str) -> dict:
     """The package's model card (model package model card schema: model_overview holds only model_creator
-    and model_artifact), with placeholders for what the execution produces."""
+    and model_artifact), with markers for what the execution produces."""
     lower_is_better = s.quality_metric in LOWER_IS_BETTER
     purpose = s.description or f"{s.problem_type.replace('_', ' ')} model {s.pipeline_name}"
     return {
@@ -228,16 +228,16 @@ def model_card_document(s: PipelineSettings, image: str) -> dict:
 
 
 def model_card_content(s: PipelineSettings, image: str, values: dict) -> Join | str:
-    """The model card as JSON, with each placeholder replaced by its pipeline value: a string property goes
-    inside the JSON string the placeholder stood in, the metric (a number) replaces its quoted placeholder."""
+    """The model card as JSON, with each marker replaced by its pipeline value: a string property goes
+    inside the JSON string the marker stood in, the metric (a number) replaces its quoted marker."""
     text = json.dumps(model_card_document(s, image), sort_keys=True)
     text = text.replace(json.dumps(METRIC_VALUE), METRIC_VALUE)
     parts: list = [text]
-    for placeholder, value in values.items():
+    for marker, value in values.items():
         expanded: list = []
         for part in parts:
-            if isinstance(part, str) and placeholder in part:
-                pieces = part.split(placeholder)
+            if isinstance(part, str) and marker in part:
+                pieces = part.split(marker)
                 for index, piece in enumerate(pieces):
                     expanded.append(piece)
                     if index < len(pieces) - 1:

@@ -26,6 +26,7 @@ from stacks.config.fields import (
     TagKey,
     TagValue,
     format_validation_error,
+    read_source,
 )
 from stacks.config.model import ModelConfig
 
@@ -211,10 +212,7 @@ def _describe_yaml_error(source: str, text: str, exc: yaml.YAMLError) -> str:
 
 def load_config(path: str | Path) -> FactoryConfig:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: (file): cannot read the config file: {exc.strerror} (got {source!r})") from None
+    text = read_source(path, "the config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -162,6 +163,14 @@ def _describe(error: dict[str, Any]) -> tuple[str, str, str]:
 def format_validation_error(source: str, exc: ValidationError) -> str:
     field, message, value = _describe(exc.errors()[0])
     return f"{source}: {field}: {message} (got {value})"
+
+
+def read_source(path: str | Path, what: str) -> str:
+    """The text of a config or manifest file, or one line naming it and why it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: (file): cannot read {what}: {exc.strerror} (got {str(path)!r})") from None
 
 
 def check_file_cli(loader, usage: str, argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from stacks.config.fields import (
     check_file_cli,
     field_error,
     format_validation_error,
+    read_source,
 )
 from stacks.config.monitoring import Monitoring
 
@@ -82,10 +83,7 @@ def parse_manifest(data: object, *, source: str) -> DeployManifest:
 
 def load_manifest(path: str | Path) -> DeployManifest:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: (file): cannot read the manifest: {exc.strerror} (got {source!r})") from None
+    text = read_source(path, "the manifest")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

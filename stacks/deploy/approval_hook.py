@@ -68,6 +68,9 @@ class ApprovalHook(Construct):
                 sid="ReadServingPackages", actions=["ssm:GetParameter", "ssm:GetParameterHistory"],
                 resources=parameters))
 
+        # every rule delivers to the hook the same way: retried for 6 hours, then into the dead-letter queue
+        target = targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters, retry_attempts=4,
+                                        max_event_age=cdk.Duration.hours(6))
         self.rule = events.Rule(
             self, "PackageStateChange",
             rule_name=f"mf-{team}-model-package-state-change",
@@ -83,11 +86,8 @@ class ApprovalHook(Construct):
                         "$or": [{"UpdatedModelPackageFields": ["ModelApprovalStatus"]},
                                 {"UpdatedModelPackageFields": [{"exists": False}]}]},
             ),
-            targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
-                                            retry_attempts=4, max_event_age=cdk.Duration.hours(6))],
+            targets=[target],
         )
-        target = targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters, retry_attempts=4,
-                                        max_event_age=cdk.Duration.hours(6))
         # who decided: the approvers' own calls, as CloudTrail delivers them to EventBridge (management events
         # of a trail in this account; docs/approval-and-deploy.md)
         self.decisions_by_people = events.Rule(

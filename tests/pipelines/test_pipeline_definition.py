@@ -27,7 +27,7 @@ BASE = {
     "description": "Scores card transactions for fraud before authorisation",
     "git_repository": "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/mf-fraud-card-fraud-build",
 }
-COMMIT_PLACEHOLDER = "0" * 40
+OFFLINE_COMMIT = "0" * 40
 OFFLINE_WRAPPER = """
 import socket, sys
 import botocore.client
@@ -101,7 +101,7 @@ def test_data_flows_preprocess_to_train_to_evaluate(gpu_spot):
     evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in step(gpu_spot, "Evaluate")["Arguments"]["ProcessingInputs"]}
     assert evaluate_inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert evaluate_inputs["code"] == (
-        f"s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/{COMMIT_PLACEHOLDER}/evaluate.py")
+        f"s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/{OFFLINE_COMMIT}/evaluate.py")
     raw = step(gpu_spot, "Preprocess")["Arguments"]["ProcessingInputs"][0]["S3Input"]
     # the configured training-data prefix (default in the team bucket), every CSV under it
     assert (raw["S3Uri"], raw["S3DataType"]) == ("s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",
@@ -202,10 +202,10 @@ def test_the_package_carries_its_lineage(gpu_spot):
         {"Get": "Steps.DriftBaseline.ProcessingOutputConfig.Outputs['drift-baseline'].S3Output.S3Uri"},
         "baseline.json"]}}
     assert properties == {
-        "git_commit": COMMIT_PLACEHOLDER, "git_repository": BASE["git_repository"], "build_id": "offline",
+        "git_commit": OFFLINE_COMMIT, "git_repository": BASE["git_repository"], "build_id": "offline",
         "trigger": "manual", "training_data_uri": "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",
         "training_data_version": "offline", "problem_type": "binary_classification", "quality_metric": "auc"}
-    assert register["MetadataProperties"] == {"CommitId": COMMIT_PLACEHOLDER, "Repository": BASE["git_repository"],
+    assert register["MetadataProperties"] == {"CommitId": OFFLINE_COMMIT, "Repository": BASE["git_repository"],
                                               "GeneratedBy": "offline"}
 
 
@@ -238,7 +238,7 @@ def test_the_model_card_follows_the_model_package_card_schema(gpu_spot):
     assert metric == {"name": "auc", "type": "number", "value": 0.9575}
     assert content["training_details"]["training_job_details"]["training_datasets"] == [
         "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/"]
-    assert content["additional_information"]["custom_details"]["git_commit"] == COMMIT_PLACEHOLDER
+    assert content["additional_information"]["custom_details"]["git_commit"] == OFFLINE_COMMIT
 
 
 def test_model_quality_baseline_from_the_test_predictions_registered_for_drift_checks(gpu_spot):
@@ -307,7 +307,7 @@ def test_the_drift_baseline_runs_the_factorys_engine_on_the_training_features_an
     assert inputs["features"]["S3Uri"] == {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
     assert inputs["predictions"]["S3Uri"] == {
         "Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"}
-    assert inputs["code"]["S3Uri"].endswith(f"/code/{COMMIT_PLACEHOLDER}/drift.py")
+    assert inputs["code"]["S3Uri"].endswith(f"/code/{OFFLINE_COMMIT}/drift.py")
     assert job["AppSpecification"]["ContainerArguments"][0] == "baseline"
     assert "sagemaker-scikit-learn" in job["AppSpecification"]["ImageUri"]
     assert job["ProcessingOutputConfig"]["KmsKeyId"] == KEY
