@@ -141,8 +141,10 @@ def _trusted_accounts(document: dict[str, Any]) -> set[str]:
     accounts: set[str] = set()
     statements = document.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
-        if statement.get("Effect") != "Allow":
-            continue
+        actions = statement.get("Action", [])
+        if statement.get("Effect") != "Allow" or "sts:AssumeRole" not in ([actions] if isinstance(actions, str)
+                                                                          else actions):
+            continue  # the bootstrap template also grants sts:TagSession, which alone deploys nothing
         principals = statement.get("Principal", {})
         aws = principals.get("AWS", []) if isinstance(principals, dict) else []
         for principal in [aws] if isinstance(aws, str) else aws:

@@ -1,5 +1,12 @@
 """make doctor: every AWS call answered by botocore's Stubber (shapes validated against the service models),
-including access denied and throttling; a check that cannot run is a row that is not OK."""
+including access denied and throttling; a check that cannot run is a row that is not OK.
+
+Sources: the bootstrap version parameter `/cdk-bootstrap/<qualifier>/version` and the role
+`cdk-<qualifier>-deploy-role-<account>-<region>` whose trust lists `--trust` accounts for sts:AssumeRole come
+from the pinned CLI's node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml; the SageMaker quota names
+("<type> for endpoint usage", "... for training job usage", "... for spot training job usage", "... for
+processing job usage") from https://docs.aws.amazon.com/general/latest/gr/sagemaker.html; Cost Explorer in
+us-east-1 from https://docs.aws.amazon.com/general/latest/gr/billing.html."""
 
 from __future__ import annotations
 
@@ -54,10 +61,23 @@ def quotas(values: dict[str, float]):
 
 
 def trust_policy(*accounts):
+    """The deploy role's trust as the bootstrap template writes it: the own account may AssumeRole and
+    TagSession, the --trust accounts may AssumeRole (IAM returns account ids as root ARNs)."""
+    own = {"AWS": f"arn:aws:iam::{TARGET}:root"}
+    statements = [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": own},
+                  {"Effect": "Allow", "Action": "sts:TagSession", "Principal": own}]
+    if accounts:
+        statements.append({"Effect": "Allow", "Action": ["sts:AssumeRole"],
+                           "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}})
     return {"Role": {"RoleName": "r", "Path": "/", "RoleId": "AROAEXAMPLE123456789", "Arn": "arn:aws:iam::1:role/r",
                      "CreateDate": "2026-01-01T00:00:00Z", "AssumeRolePolicyDocument": json.dumps({
-                         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                         "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]}}]})}}
+                         "Version": "2012-10-17", "Statement": statements})}}
+
+
+def test_tag_session_alone_is_not_trust():
+    document = {"Statement": [{"Effect": "Allow", "Action": "sts:TagSession", "Principal": {"AWS": FACTORY}},
+                              {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Principal": {"AWS": "999999999999"}}]}
+    assert doctor._trusted_accounts(document) == {"999999999999"}
 
 
 BOOTSTRAP = {"Parameter": {"Name": "/cdk-bootstrap/hnb659fds/version", "Value": "30", "Type": "String"}}
