@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stacks.common.naming import TAG_COST_CENTER, TAG_MODEL, TAG_TEAM  # noqa: E402
 from stacks.config.factory import FactoryConfig, load_config  # noqa: E402
 from stacks.config.fields import ConfigError  # noqa: E402
+from stacks.config.monitoring import Monitoring  # noqa: E402
 from stacks.config.pipeline_settings import PROCESSING_INSTANCE_TYPE  # noqa: E402
 
 # The CDK default synthesizer's qualifier and the newest bootstrap version any synthesized stack requires
@@ -36,6 +37,9 @@ COST_EXPLORER_REGION = "us-east-1"
 COST_TAGS = (TAG_TEAM, TAG_MODEL, TAG_COST_CENTER)
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException"}
 THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"}
+
+# the monitor jobs' instance (the deploy manifest's monitoring.instance_type default)
+MONITOR_INSTANCE_TYPE = Monitoring().instance_type
 
 OK, FAIL, CANNOT_RUN = "OK", "FAIL", "CANNOT RUN"
 
@@ -93,10 +97,15 @@ def quota_needs(config: FactoryConfig) -> dict[tuple[str, str], dict[str, int]]:
             kind = "spot training job usage" if training.use_spot else "training job usage"
             factory[f"{training.instance_type} for {kind}"] += training.instance_count
             factory[f"{PROCESSING_INSTANCE_TYPE} for processing job usage"] += 1
+            # the monitors of each endpoint stage run on the same schedule: one processing job each (Model
+            # Monitor runs one per monitor type)
+            monitors = 1 if model.monitoring.engine == "factory" else (
+                1 + model.monitoring.model_quality_enabled + model.monitoring.bias + model.monitoring.explainability)
             for stage in ("staging", "prod"):
                 settings = getattr(model.endpoint, stage)
                 where = needs[(team.stage_account(stage), team.region)]
                 where[f"{settings.instance_type} for endpoint usage"] += endpoint_peak(settings)
+                where[f"{MONITOR_INSTANCE_TYPE} for processing job usage"] += monitors
     return {key: dict(value) for key, value in needs.items()}
 
 
@@ -230,7 +239,8 @@ def check_services(clients, target: Target, config: FactoryConfig) -> list[Row]:
     if any(m.source.provider == "codecommit" for t in teams for m in t.models):
         call(clients("codecommit"), "list_repositories")
         rows.append(Row("service CodeCommit", target.account, target.region, OK))
-    if any(t.models for t in teams):
+    # only models on engine: model_monitor need Model Monitor (the factory engine runs a plain pipeline)
+    if any(m.monitoring.engine == "model_monitor" for t in teams for m in t.models):
         call(clients("sagemaker"), "list_monitoring_schedules", MaxResults=1)
         rows.append(Row("service SageMaker Model Monitor", target.account, target.region, OK))
     return rows

@@ -15,12 +15,15 @@ from stacks.common.naming import (
     TAG_TEAM,
     approver_topic_name,
     artifact_bucket_name,
+    drift_job_role_name,
+    drift_schedule_role_name,
     sagemaker_execution_role_name,
     team_key_alias,
     team_parameter,
 )
 from stacks.config.manifest import DeployManifest
 from stacks.monitoring.endpoint_monitoring import EndpointMonitoring
+from stacks.monitoring.factory_drift_monitor import FactoryDriftMonitor
 from stacks.serving.idle_gpu_guard import IdleGpuGuard
 from stacks.serving.model_endpoint import ModelEndpoint
 
@@ -67,7 +70,18 @@ class EndpointStack(cdk.Stack):
                 self, "IdleGpuGuard", endpoint_name=manifest.endpoint_name, settings=manifest.endpoint, topic=topic,
                 variant_name=self.endpoint.variant_name, inference_component_name=self.endpoint.inference_component_name,
                 scalable_target=self.endpoint.scalable_target)
-        if manifest.monitoring.active:
+        if manifest.monitoring.active and manifest.monitoring.factory_engine:
+            # the team's drift roles of this account (its foundation or target stack)
+            self.monitoring = FactoryDriftMonitor(
+                self, "DriftMonitor", team=manifest.team, model=manifest.model, stage=manifest.stage,
+                settings=manifest.monitoring, bucket_name=bucket_name, kms_key_arn=key_arn, alarm_topic=topic,
+                shadow=manifest.endpoint.shadow is not None,
+                job_role_arn=self.format_arn(service="iam", region="", resource="role",
+                                             resource_name=drift_job_role_name(manifest.team)),
+                schedule_role_arn=self.format_arn(service="iam", region="", resource="role",
+                                                  resource_name=drift_schedule_role_name(manifest.team)))
+            self.monitoring.node.add_dependency(self.endpoint.endpoint)
+        elif manifest.monitoring.active:
             self.monitoring = EndpointMonitoring(
                 self, "Monitoring",
                 endpoint_name=manifest.endpoint_name,

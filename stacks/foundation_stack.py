@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.common.naming import model_package_group_name
@@ -18,6 +19,7 @@ from stacks.foundation.artifact_storage import ArtifactStorage
 from stacks.foundation.model_registry import ModelRegistry
 from stacks.foundation.sagemaker_execution_role import SageMakerExecutionRole
 from stacks.foundation.team_key import TeamKey
+from stacks.monitoring.drift_job_roles import DriftJobRoles, WatchedEndpoint
 from stacks.monitoring.drift_retrain import DriftRetrain
 from stacks.monitoring.factory_dashboard import FactoryDashboard
 from stacks.monitoring.monitoring_failures import MonitoringFailures
@@ -43,6 +45,8 @@ class FoundationStack(cdk.Stack):
         model_endpoints: Mapping[str, StageEndpoints] | None = None,
         auto_prod_gate_models: Sequence[str] = (),
         stage_accounts: Mapping[str, str] | None = None,
+        drift_endpoints: Sequence[WatchedEndpoint] = (),
+        monitoring_engines: Mapping[str, str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -77,9 +81,18 @@ class FoundationStack(cdk.Stack):
         self.drift_retrain = DriftRetrain(self, "DriftRetrain", team=team, models=models, key=self.key,
                                           topic=self.topic, cooldown_hours_by_model=retrain_cooldown_hours)
         self.showback = CostShowback(self, "Showback", team=team, models=models, key=self.key, topic=self.topic)
-        self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic).rule
+        self.monitoring_failures = MonitoringFailures(self, "MonitoringFailures", team=team, topic=self.topic)
+        if drift_endpoints:
+            self.drift_roles = DriftJobRoles(
+                self, "DriftRoles", team=team, endpoints=drift_endpoints, bucket_name=artifact_bucket_name,
+                key_statements=[
+                    iam.PolicyStatement(sid="TeamKey", actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey",
+                                                                "kms:DescribeKey"], resources=[self.key.key_arn]),
+                    iam.PolicyStatement(sid="TeamKeyGrantsForVolumes", actions=["kms:CreateGrant"],
+                                        resources=[self.key.key_arn],
+                                        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}})])
         self.dashboard = FactoryDashboard(self, "FactoryDashboard", team=team, models=model_endpoints,
-                                          stage_accounts=stage_accounts).dashboard
+                                          stage_accounts=stage_accounts, engines=monitoring_engines).dashboard
         TeamBudget(
             self,
             "Budget",

@@ -16,6 +16,7 @@ from constructs import Construct
 from stacks.deploy.deployment_target import DeploymentTarget
 from stacks.foundation.approver_topic import ApproverTopic
 from stacks.foundation.team_key import TeamKey
+from stacks.monitoring.drift_job_roles import DriftJobRoles, WatchedEndpoint
 from stacks.monitoring.metric_sharing import MetricSharing
 from stacks.monitoring.monitoring_failures import MonitoringFailures
 
@@ -24,13 +25,17 @@ class TargetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
                  metric_readers: Sequence[str] = (),
                  factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], clarify: bool = False,
-                 **kwargs) -> None:
+                 drift_endpoints: Sequence[WatchedEndpoint] = (), **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         target = DeploymentTarget(self, "Target", team=team, models=models, factory_account=factory_account,
                                   artifact_bucket_name=artifact_bucket_name, clarify=clarify)
         key = TeamKey(self, "Encryption", team=team, purpose="the approvers' topic in this account").key
         topic = ApproverTopic(self, "Approvers", team=team, key=key, approvers=approvers).topic
         MonitoringFailures(self, "MonitoringFailures", team=team, topic=topic)
+        if drift_endpoints:
+            self.drift_roles = DriftJobRoles(self, "DriftRoles", team=team, endpoints=drift_endpoints,
+                                             bucket_name=artifact_bucket_name, key_statements=target.factory_key_statements)
+            self.drift_roles.acknowledge_key(target.factory_key_reason)
         if metric_readers:
             MetricSharing(self, "MetricSharing", reader_accounts=metric_readers)
         factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(

@@ -16,6 +16,7 @@ from stacks.common.naming import (
 )
 from stacks.config.factory import FactorySettings, TeamConfig
 from stacks.foundation_stack import FoundationStack
+from stacks.monitoring.drift_job_roles import WatchedEndpoint
 from stacks.model_pipelines_stack import ModelPipelinesStack
 from stacks.target_stack import TargetStack
 
@@ -59,6 +60,8 @@ class TeamStage(cdk.Stage):
             clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
             target_accounts=team.target_accounts,
             budget_action=team.budget_action,
+            drift_endpoints=watched_endpoints(team, team.account),
+            monitoring_engines={m.name: m.monitoring.engine for m in team.models},
         )
         # one stack per separate staging/prod account (same region), deployed with credentials for it
         self.targets = {
@@ -71,7 +74,8 @@ class TeamStage(cdk.Stage):
                 approvers=list(team.approvers),
                 clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
                 artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
-                metric_readers=(metric_sharing or {}).get(account, []))
+                metric_readers=(metric_sharing or {}).get(account, []),
+                drift_endpoints=watched_endpoints(team, account))
             for account in team.target_accounts
         }
 
@@ -94,3 +98,11 @@ class TeamStage(cdk.Stage):
             )
             # names, not tokens, cross the stack boundary; the key ARN is the one reference
             self.builds[model.name] = build
+
+
+def watched_endpoints(team: TeamConfig, account: str) -> list[WatchedEndpoint]:
+    """The endpoint stages in `account` whose model the factory engine watches."""
+    return [WatchedEndpoint(model=m.name, stage=stage, ground_truth_s3_uri=m.monitoring.ground_truth_s3_uri
+                            if m.monitoring.model_quality_enabled else None)
+            for m in team.models if m.monitoring.engine == "factory"
+            for stage in ("staging", "prod") if team.stage_account(stage) == account]

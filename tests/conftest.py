@@ -55,9 +55,10 @@ def many_team_factory(tmp_path_factory) -> SynthesizedFactory:
     data["teams"][1]["budget_action"] = "automatic"
     data["teams"][2]["budget_action"] = "off"
     data["teams"][4]["accounts"] = {"staging": "300000000004", "prod": "400000000004"}  # separate accounts
-    data["teams"][4]["models"][0]["monitoring"] = {"explainability": True}  # Clarify in the target accounts too
+    # Model Monitor with Clarify in the target accounts; the other model there keeps the factory engine
+    data["teams"][4]["models"][0]["monitoring"] = {"engine": "model_monitor", "explainability": True}
     data["teams"][3]["models"][0]["monitoring"] = {  # SageMaker Clarify bias and explainability monitors
-        "ground_truth_s3_uri": "s3://team-003-ground-truth/model-00", "bias": True, "label": "is_fraud",
+        "engine": "model_monitor", "ground_truth_s3_uri": "s3://team-003-ground-truth/model-00", "bias": True, "label": "is_fraud",
         "facet": {"name": "foreign", "values": [1]}, "explainability": True,
     }
     config = parse_config(data, source="generated")

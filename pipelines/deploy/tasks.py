@@ -106,7 +106,9 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
 
     requested = dict(settings.get("monitoring", {}))
     clarify = {kind: requested.pop(kind, False) for kind in ("bias", "explainability")}
-    monitoring = {**requested, **monitoring_block(s3, package, **clarify)}
+    engine = requested.get("engine", "factory")
+    block = drift_baseline_block(s3, package) if engine == "factory" else monitoring_block(s3, package, **clarify)
+    monitoring = {**requested, **block}
     out.mkdir(parents=True, exist_ok=True)
     for stage in ("staging", "prod"):
         stage_account = settings.get("stage_accounts", {}).get(stage, settings["account"])
@@ -135,6 +137,27 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
                  "PACKAGE_VERSION": version}
     (out / "variables.json").write_text(json.dumps(variables, indent=2))
     return variables
+
+
+def drift_baseline_block(s3, package: dict[str, Any]) -> dict[str, Any]:
+    """The factory engine's drift baseline, code and image the build registered with the package
+    (CustomerMetadataProperties drift_baseline_uri, drift_code_uri, drift_image_uri) and the baseline's
+    features; monitoring stays off for a package registered without them (one built before the engine)."""
+    metadata = package.get("CustomerMetadataProperties", {})
+    baseline, code, image = (metadata.get(f"drift_{k}_uri") for k in ("baseline", "code", "image"))
+    if not (baseline and code and image):
+        return {"enabled": False}
+    bucket, key = _split_s3(baseline)
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.ClientError:
+        raise DeployError(f"drift baseline of the package is missing: {baseline}") from None
+    except ValueError:
+        raise DeployError(f"drift baseline of the package is not JSON: {baseline}") from None
+    features = list(document.get("features", {})) if isinstance(document, dict) else []
+    if not features:
+        raise DeployError(f"drift baseline of the package names no features: {baseline}")
+    return {"drift_baseline": baseline, "drift_code": code, "drift_image": image, "features": features}
 
 
 def monitoring_block(s3, package: dict[str, Any], *, bias: bool = False, explainability: bool = False) -> dict[str, Any]:

@@ -536,7 +536,9 @@ def build_pipeline(settings: PipelineSettings, session: PipelineSession | None =
             ),
             **clarify_drift,
         ),
-        customer_metadata_properties={**s.lineage(), "drift_baseline_uri": drift_baseline_uri},
+        # the factory engine's monitor runs the same code and image on live traffic (docs/monitoring.md)
+        customer_metadata_properties={**s.lineage(), "drift_baseline_uri": drift_baseline_uri,
+                                      "drift_code_uri": f"{s.code_prefix}/drift.py", "drift_image_uri": sklearn_image},
         metadata_properties=MetadataProperties(commit_id=s.git_commit, repository=s.git_repository,
                                                generated_by=s.build_id),
         model_card=ModelPackageModelCard(

@@ -12,6 +12,8 @@ TAG_COST_CENTER = "model-factory:cost-center"
 TAG_MODEL = "model-factory:model"
 
 PARAMETER_ROOT = "/model-factory"
+# the variant a shadow challenger serves on (its captured requests are not the production model's)
+SHADOW_VARIANT = "Shadow"
 KEY_ARN_PARAMETER = "key-arn"
 
 
@@ -82,3 +84,27 @@ def cfn_execution_role_name(team: str) -> str:
 
 def target_role_arn(partition: str, account: str, role_name: str) -> str:
     return f"arn:{partition}:iam::{account}:role/{role_name}"
+
+
+def drift_job_role_name(team: str) -> str:
+    """The role the factory engine's drift pipelines and their processing jobs run as (one per account)."""
+    return f"mf-{team}-drift-job"
+
+
+def drift_schedule_role_name(team: str) -> str:
+    """The role EventBridge Scheduler starts the drift pipelines with (one per account)."""
+    return f"mf-{team}-drift-schedule"
+
+
+def drift_pipeline_name(team: str, model: str, stage: str) -> str:
+    return f"{endpoint_name(team, model, stage)}-drift"
+
+
+def capture_prefix(team: str, model: str, stage: str) -> str:
+    """Where an endpoint's data capture lands in the team bucket (then <endpoint>/<variant>/yyyy/mm/dd/hh/)."""
+    return f"data-capture/{endpoint_name(team, model, stage)}"
+
+
+def drift_report_prefix(team: str, model: str, stage: str) -> str:
+    """Where the factory engine writes an endpoint's drift.json, one folder per pipeline execution."""
+    return f"monitoring/{endpoint_name(team, model, stage)}/factory"

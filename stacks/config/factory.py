@@ -129,8 +129,10 @@ class FactoryConfig(Strict):
 
     def warnings(self) -> list[str]:
         """Settings that are allowed but worth one line each (printed by make synth and the config check)."""
-        return [f"teams[{t}].models[{m}].endpoint.{line}" for t, team in enumerate(self.teams)
-                for m, model in enumerate(team.models) for line in model.endpoint.warnings()]
+        return [f"teams[{t}].models[{m}].{part}.{line}" for t, team in enumerate(self.teams)
+                for m, model in enumerate(team.models)
+                for part, lines in (("endpoint", model.endpoint.warnings()), ("monitoring", model.monitoring.warnings()))
+                for line in lines]
 
     def select(self, names: str | None, *, source: str) -> list[TeamConfig]:
         """The teams named in a comma-separated list (make synth TEAMS=a,b), all of them for None or ''."""

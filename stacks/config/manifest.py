@@ -50,7 +50,7 @@ class DeployManifest(Strict):
         if self.monitoring.active and self.endpoint.data_capture_percent == 0:
             raise field_error("monitoring", "needs captured data: set endpoint.data_capture_percent above 0 or "
                               "monitoring.enabled: false", "data_capture_percent 0")
-        if self.monitoring.active and self.region not in MODEL_MONITOR_REGISTRIES:
+        if self.monitoring.active and not self.monitoring.factory_engine and self.region not in MODEL_MONITOR_REGISTRIES:
             raise field_error("monitoring", f"Model Monitor has no image in {self.region}: set monitoring.enabled: "
                               "false", self.region)
         for kind in ("bias", "explainability"):

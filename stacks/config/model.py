@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from stacks.config.endpoint import StageEndpoints
 from stacks.config.fields import InstanceType, Schedule, Slug, Strict, field_error, matching
 from stacks.config.instances import unsupported_reason
+from stacks.config.monitoring import DEFAULT_DRIFT_THRESHOLD, Engine, check_engine_settings
 
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
@@ -154,12 +155,16 @@ class Promotion(Strict):
 
 
 class ModelMonitoring(Strict):
-    """How deployed endpoints of the model are watched: data quality against the registered baseline
-    always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`; model bias and
+    """How deployed endpoints of the model are watched: feature and score drift against the build's
+    baseline always; model quality too when labelled outcomes arrive under `ground_truth_s3_uri`. `engine`
+    picks who computes it: the factory's own job (`factory`, works in every account) or SageMaker Model
+    Monitor (`model_monitor`, only for accounts that already use it), which alone runs model bias and
     explainability (SageMaker Clarify) when `bias` / `explainability` are on."""
 
+    engine: Engine = "factory"
     schedule: Annotated[str, AfterValidator(_monitor_schedule)] = "cron(0 * ? * * *)"
-    drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    # None: the engine's default, PSI 0.2 (factory) or distance 0.1 (model_monitor)
+    drift_threshold: float | None = Field(default=None, gt=0, le=10)
     retrain_cooldown_hours: float = Field(default=24, gt=0, le=24 * 30)
     # drift and quality alarms: `alarm_datapoints` of the last `alarm_periods` hourly datapoints (M of N)
     alarm_datapoints: int = Field(default=2, ge=1, le=24)
@@ -174,6 +179,29 @@ class ModelMonitoring(Strict):
     label: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     label_values: list[int | float | str] = [1]
     facet: BiasFacet | None = None
+
+    @model_validator(mode="after")
+    def _fits_the_engine(self) -> ModelMonitoring:
+        check_engine_settings(self.engine, self.schedule, self.drift_threshold)
+        for kind in ("bias", "explainability"):
+            if getattr(self, kind) and self.engine != "model_monitor":
+                raise field_error(kind, "needs engine: model_monitor (Clarify monitors run as Model Monitor "
+                                  "schedules; the factory engine has no bias or explainability monitor)", True)
+        return self
+
+    @property
+    def threshold(self) -> float:
+        return self.drift_threshold if self.drift_threshold is not None else DEFAULT_DRIFT_THRESHOLD[self.engine]
+
+    def warnings(self) -> list[str]:
+        """One line each: what only accounts that already use a closed service can run."""
+        lines = []
+        if self.engine == "model_monitor":
+            lines.append("engine: model_monitor needs an account that already uses SageMaker Model Monitor (closed "
+                         "to new customers); the factory engine works in every account")
+        lines += [f"{kind}: SageMaker Clarify is closed to new customers; needs an account that already uses it"
+                  for kind in ("bias", "explainability") if getattr(self, kind)]
+        return lines
 
     @model_validator(mode="after")
     def _model_quality_needs_ground_truth(self) -> ModelMonitoring:

@@ -3,9 +3,56 @@ baselines (Validate fills the baselines and features from the registered model p
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from stacks.config.fields import field_error
 
 S3_URI = r"^s3://[a-z0-9.-]{3,63}/.+$"
+# the factory engine's jobs run the build's own processing image (an ECR image URI)
+IMAGE_URI = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+:[A-Za-z0-9._-]+$"
+Engine = Literal["factory", "model_monitor"]
+# The factory engine's default is a population stability index (PSI > 0.2: significant shift); Model
+# Monitor's feature_baseline_drift is a distance in [0, 1] (its data-quality default is 0.1).
+DEFAULT_DRIFT_THRESHOLD = {"factory": 0.2, "model_monitor": 0.1}
+_CRON = re.compile(r"^cron\(0 (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
+
+
+def run_interval_hours(schedule: str) -> int:
+    """Hours between two runs of a factory-engine schedule: hourly `cron(0 * ? * * *)`, every N hours
+    `cron(0 */N ? * * *)` or `cron(0 H/N ? * * *)` (N divides 24, so that runs are evenly spaced), daily
+    `cron(0 H ? * * *)`. The job reads the capture of exactly that many hours. Raises ValueError."""
+    match = _CRON.match(schedule)
+    shape = "hourly cron(0 * ? * * *), every N hours cron(0 */N ? * * *) or daily cron(0 H ? * * *)"
+    if not match or match.group(2) not in "?*" or match.group(3) != "*" or match.group(4) not in "?*" \
+            or match.group(5) != "*":
+        raise ValueError(f"the factory engine runs {shape}")
+    hours = match.group(1)
+    if hours == "*":
+        return 1
+    every = re.fullmatch(r"(\*|[0-9]|1[0-9]|2[0-3])/([0-9]{1,2})", hours)
+    if every:
+        interval = int(every.group(2))
+        if interval < 1 or 24 % interval:
+            raise ValueError(f"every {interval} hours: the interval must divide 24 (1, 2, 3, 4, 6, 8, 12)")
+        return interval
+    if re.fullmatch(r"[0-9]|1[0-9]|2[0-3]", hours):
+        return 24
+    raise ValueError(f"the factory engine runs {shape}")
+
+
+def check_engine_settings(engine: str, schedule: str, drift_threshold: float | None) -> None:
+    """What each engine can run (the factory config and the deploy manifest both check it)."""
+    if engine == "factory":
+        try:
+            run_interval_hours(schedule)
+        except ValueError as error:
+            raise field_error("schedule", str(error), schedule) from None
+    elif drift_threshold is not None and drift_threshold > 1:
+        raise field_error("drift_threshold", "Model Monitor's feature_baseline_drift is a distance in [0, 1]",
+                          drift_threshold)
 
 
 class Baselines(BaseModel):
@@ -23,18 +70,26 @@ class ClarifyBaselines(BaseModel):
 
 
 class Monitoring(BaseModel):
-    """The manifest's `monitoring` block; Validate fills `baselines` and `features` from the package."""
+    """The manifest's `monitoring` block; Validate fills the baselines and `features` from the package:
+    for the factory engine the drift baseline, code and image the build registered
+    (CustomerMetadataProperties drift_baseline_uri / drift_code_uri / drift_image_uri), for Model Monitor
+    the data-quality baseline."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
+    engine: Engine = "factory"
     schedule: str = Field(default="cron(0 * ? * * *)", pattern=r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
-    drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    # None: the engine's default (DEFAULT_DRIFT_THRESHOLD)
+    drift_threshold: float | None = Field(default=None, gt=0, le=10)
     # M of N: an alarm needs `alarm_datapoints` breaching datapoints out of the last `alarm_periods`
     alarm_datapoints: int = Field(default=2, ge=1, le=24)
     alarm_periods: int = Field(default=3, ge=1, le=24)
     # the factory engine judges nothing below this many records
     min_records: int = Field(default=200, ge=1)
     baselines: Baselines | None = None
+    drift_baseline: str | None = Field(default=None, pattern=S3_URI)
+    drift_code: str | None = Field(default=None, pattern=S3_URI)
+    drift_image: str | None = Field(default=None, pattern=IMAGE_URI)
     features: list[str] = []
     instance_type: str = "ml.m5.xlarge"
     # model quality: from models[].monitoring (ground truth) and the package (baseline)
@@ -48,20 +103,43 @@ class Monitoring(BaseModel):
     bias_baselines: ClarifyBaselines | None = None
     explainability_baselines: ClarifyBaselines | None = None
 
+    @model_validator(mode="after")
+    def _fits_the_engine(self) -> Monitoring:
+        check_engine_settings(self.engine, self.schedule, self.drift_threshold)
+        return self
+
+    @property
+    def factory_engine(self) -> bool:
+        return self.engine == "factory"
+
+    @property
+    def threshold(self) -> float:
+        return self.drift_threshold if self.drift_threshold is not None else DEFAULT_DRIFT_THRESHOLD[self.engine]
+
     @property
     def active(self) -> bool:
+        if self.factory_engine:
+            return self.enabled and None not in (self.drift_baseline, self.drift_code, self.drift_image)
         return self.enabled and self.baselines is not None
 
     @property
+    def interval_hours(self) -> int:
+        """Hours between runs (and of capture each run reads): see run_interval_hours."""
+        return run_interval_hours(self.schedule)
+
+    @property
     def model_quality_active(self) -> bool:
-        return (self.enabled and self.ground_truth_s3_uri is not None and self.model_quality_baselines is not None
-                and self.quality_metric is not None and self.quality_threshold is not None)
+        wanted = (self.enabled and self.ground_truth_s3_uri is not None and self.quality_metric is not None
+                  and self.quality_threshold is not None)
+        # Model Monitor compares with the registered model-quality baseline; the factory engine with the gate
+        return wanted and (self.factory_engine or self.model_quality_baselines is not None)
 
     @property
     def bias_active(self) -> bool:
-        # the bias monitor joins live predictions with labelled outcomes
-        return self.enabled and self.bias_baselines is not None and self.ground_truth_s3_uri is not None
+        # Clarify monitors are Model Monitor schedules; the bias monitor joins predictions with ground truth
+        return (self.enabled and not self.factory_engine and self.bias_baselines is not None
+                and self.ground_truth_s3_uri is not None)
 
     @property
     def explainability_active(self) -> bool:
-        return self.enabled and self.explainability_baselines is not None
+        return self.enabled and not self.factory_engine and self.explainability_baselines is not None

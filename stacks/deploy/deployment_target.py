@@ -21,6 +21,8 @@ from constructs import Construct
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
+    drift_job_role_name,
+    drift_schedule_role_name,
     cfn_execution_role_name,
     deploy_action_role_name,
     deploy_pipeline_role_name,
@@ -44,6 +46,18 @@ class DeploymentTarget(Construct):
             sid="FactoryKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:CreateGrant"],
             resources=[stack.format_arn(service="kms", account=factory_account, resource="key", resource_name="*")],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(team)}})
+        # what the team's jobs here need of the factory key (the drift roles take the same statements)
+        self.factory_key_statements = [
+            iam.PolicyStatement(
+                sid="FactoryKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
+                resources=factory_key.resources, conditions=factory_key.conditions),
+            iam.PolicyStatement(
+                sid="FactoryKeyGrantsForVolumes", actions=["kms:CreateGrant"], resources=factory_key.resources,
+                conditions={**factory_key.conditions, "Bool": {"kms:GrantIsForAWSResource": "true"}})]
+        self.factory_key_reason = {
+            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:kms:{stack.region}:{factory_account}:key/*]": (
+                f"The factory key's id is only known in the factory account; the kms:ResourceAliases condition "
+                f"pins the statement to {team_key_alias(team)}.")}
         bucket_arn = f"arn:{stack.partition}:s3:::{artifact_bucket_name}"
         package_arns = [stack.format_arn(service="sagemaker", account=factory_account, resource="model-package",
                                          resource_name=f"{model_package_group_name(team, m)}/*") for m in models]
@@ -72,6 +86,8 @@ class DeploymentTarget(Construct):
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"))
         for statement in endpoint_deployment_statements(
                 stack, prefix=prefix, package_arns=package_arns, sagemaker_role_arn=self.sagemaker_role.role_arn,
+                drift_job_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_job_role_name(team)),
+                drift_schedule_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_schedule_role_name(team)),
                 key_statement=factory_key):
             self.cfn_execution_role.add_to_policy(statement)
 

@@ -14,7 +14,10 @@ from stacks.common.nag import acknowledge_each, nag_text
 
 def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arns: Sequence[str],
                                    sagemaker_role_arn: str, key_statement: iam.PolicyStatement,
+                                   drift_job_role_arn: str, drift_schedule_role_arn: str,
                                    ) -> list[iam.PolicyStatement]:
+    """`drift_*_role_arn`: the team's drift roles in this account, which the factory engine's pipeline and
+    schedule of an endpoint stack run as (CloudFormation passes them; it never creates a role)."""
     def arn(service: str, resource: str, name: str, sep=cdk.ArnFormat.SLASH_RESOURCE_NAME, region=None) -> str:
         return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep,
                                 **({"region": region} if region is not None else {}))
@@ -48,9 +51,25 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
             + [arn("sagemaker", "monitoring-schedule", f"{prefix}*")]),
         iam.PolicyStatement(
             sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"], resources=list(package_arns)),
+        # the factory engine: the drift pipeline and its schedule, both named after the endpoint (the
+        # AWS::SageMaker::Pipeline and AWS::Scheduler::Schedule handlers call these and iam:PassRole)
         iam.PolicyStatement(
-            sid="PassTheTeamSageMakerRole", actions=["iam:PassRole"], resources=[sagemaker_role_arn],
+            sid="DriftPipelines",
+            actions=["sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
+                     "sagemaker:DescribePipeline", "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"],
+            resources=[arn("sagemaker", "pipeline", f"{prefix}*-drift")]),
+        iam.PolicyStatement(
+            sid="DriftSchedules",
+            actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
+                     "scheduler:GetSchedule"],
+            resources=[arn("scheduler", "schedule", f"default/{prefix}*")]),
+        iam.PolicyStatement(
+            sid="PassTheTeamSageMakerRoles", actions=["iam:PassRole"],
+            resources=[sagemaker_role_arn, drift_job_role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        iam.PolicyStatement(
+            sid="PassTheDriftScheduleRole", actions=["iam:PassRole"], resources=[drift_schedule_role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}),
         key_statement,
         iam.PolicyStatement(
             sid="AlarmsAndDashboard",
@@ -108,6 +127,10 @@ def acknowledge_endpoint_deployment(policy_resource, stack: cdk.Stack, *, prefix
         f"AwsSolutions-IAM5[Resource::{sagemaker}:monitoring-schedule/{prefix}*]": (
             f"Only the monitoring schedules named after {whose} endpoints."),
         f"AwsSolutions-IAM5[Resource::{sagemaker}:endpoint/{prefix}*]": f"Only {whose} endpoints.",
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:pipeline/{prefix}*-drift]": (
+            f"Only the drift pipelines named after {whose} endpoints (<endpoint>-drift)."),
+        f"AwsSolutions-IAM5[Resource::arn:{partition}:scheduler:{region}:{account}:schedule/default/{prefix}*]": (
+            f"Only the drift schedules named after {whose} endpoints, in the default schedule group."),
         f"AwsSolutions-IAM5[Resource::{sagemaker}:inference-component/{prefix}*]": (
             f"Only {whose} scale-to-zero inference components."),
         f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}*]": (

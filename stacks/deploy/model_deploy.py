@@ -36,6 +36,8 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
+    drift_job_role_name,
+    drift_schedule_role_name,
     cfn_execution_role_name,
     codepipeline_name,
     deploy_action_role_name,
@@ -133,7 +135,8 @@ class ModelDeploy(Construct):
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
             "monitoring": {
-                "schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.drift_threshold,
+                "engine": model.monitoring.engine,
+                "schedule": model.monitoring.schedule, "drift_threshold": model.monitoring.threshold,
                 "alarm_datapoints": model.monitoring.alarm_datapoints,
                 "alarm_periods": model.monitoring.alarm_periods, "min_records": model.monitoring.min_records,
                 **({"ground_truth_s3_uri": model.monitoring.ground_truth_s3_uri,
@@ -320,6 +323,8 @@ class ModelDeploy(Construct):
         for statement in endpoint_deployment_statements(
                 stack, prefix=f"mf-{team}-{model}-", sagemaker_role_arn=sagemaker_role.role_arn,
                 package_arns=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+                drift_job_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_job_role_name(team)),
+                drift_schedule_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_schedule_role_name(team)),
                 key_statement=iam.PolicyStatement(sid="CaptureAndVolumeEncryption",
                                                   actions=["kms:DescribeKey", "kms:CreateGrant"],
                                                   resources=[key.key_arn])):

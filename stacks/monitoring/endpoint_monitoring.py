@@ -1,5 +1,6 @@
-"""Monitoring of one endpoint, all on the captured requests and against baselines registered with the
-model package:
+"""The Model Monitor engine (`monitoring.engine: model_monitor`, for accounts that already use SageMaker
+Model Monitor; the default factory engine is stacks/monitoring/factory_drift_monitor.py): monitoring of one
+endpoint, all on the captured requests and against baselines registered with the model package:
 
 - data quality: a Model Monitor job definition and schedule publishing per-feature drift metrics, with an
   alarm per feature (`<endpoint>-drift-<feature>`) that notifies the approvers and, through the team's
@@ -70,13 +71,13 @@ class EndpointMonitoring(Construct):
                 self, f"Drift-{metric_safe(feature)}",
                 alarm_name=f"{endpoint_name}-drift-{metric_safe(feature)}",
                 alarm_description=f"Live '{feature}' drifts from the training baseline (distance above "
-                                  f"{settings.drift_threshold:g}): the team's drift-retrain function retrains",
+                                  f"{settings.threshold:g}): the team's drift-retrain function retrains",
                 metric=cloudwatch.Metric(
                     namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{metric_safe(feature)}",
                     dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": self.schedule_name("data_quality")},
                     statistic="Maximum", period=cdk.Duration.hours(1)),
                 # M of N: one noisy hour does not retrain
-                threshold=settings.drift_threshold, evaluation_periods=settings.alarm_periods,
+                threshold=settings.threshold, evaluation_periods=settings.alarm_periods,
                 datapoints_to_alarm=min(settings.alarm_datapoints, settings.alarm_periods),
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -1,5 +1,6 @@
 """The team's factory dashboard `mf-<team>-factory`: per model, build and deploy outcomes, endpoint
-health per stage, data-quality drift and drift-driven retrains."""
+health per stage, drift per feature, records judged, live quality and monitor runs (the factory
+engine) or Model Monitor's drift, and drift-driven retrains."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ HOUR, DAY = cdk.Duration.hours(1), cdk.Duration.days(1)
 
 class FactoryDashboard(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str,
-                 models: Mapping[str, StageEndpoints], stage_accounts: Mapping[str, str] | None = None) -> None:
+                 models: Mapping[str, StageEndpoints], stage_accounts: Mapping[str, str] | None = None,
+                 engines: Mapping[str, str] | None = None) -> None:
         """`models`: each model's serving settings per stage, which decide the metrics' dimensions;
+        `engines`: each model's monitoring engine (factory, the default, or model_monitor);
         `stage_accounts`: the account each stage runs in (metrics of another account are read through its
         CloudWatch sharing role)."""
         super().__init__(scope, construct_id)
@@ -56,14 +59,20 @@ class FactoryDashboard(Construct):
                     right=[self._gpu(names[stage], settings[stage], stage, self._accounts.get(stage))
                            for stage in STAGES]),
             ])
+            if (engines or {}).get(model, "factory") == "factory":
+                rows.append(self._factory_engine_row(team, model, names))
             rows.append([
                 cloudwatch.GraphWidget(
-                    title=f"{model}: feature drift from the training baseline (prod)", width=16, left=[
+                    title=f"{model}: feature drift from the training baseline (prod, Model Monitor)", width=16, left=[
                         cloudwatch.MathExpression(
                             expression="SEARCH('{aws/sagemaker/Endpoints/data-metrics,Endpoint,MonitoringSchedule} "
                                        f"Endpoint=\"{endpoint_name(team, model, 'prod')}\" "
                                        "MetricName=feature_baseline_drift', 'Maximum', 3600)",
-                            label="drift", period=HOUR)]),
+                            label="drift", period=HOUR)])
+                if (engines or {}).get(model, "factory") == "model_monitor" else
+                cloudwatch.TextWidget(markdown=f"Monitor runs alarm when two intervals pass without a successful "
+                                               f"run: `{names['prod']}-monitor-missing`, "
+                                               f"`{names['staging']}-monitor-missing`.", width=16, height=6),
                 cloudwatch.GraphWidget(
                     title=f"{model}: drift-driven retrains", width=8, left=[cloudwatch.Metric(
                         namespace="ModelFactory", metric_name="ActionRetrain",
@@ -72,6 +81,36 @@ class FactoryDashboard(Construct):
                         statistic="Sum", period=DAY, label="retrains")]),
             ])
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"mf-{team}-factory", widgets=rows)
+
+    def _factory_engine_row(self, team: str, model: str, names: dict[str, str]) -> list[cloudwatch.IWidget]:
+        """The factory engine's figures per stage: drift per feature, records, live quality, runs."""
+        def search(metric: str, dims: str, statistic: str, stage: str, label: str) -> cloudwatch.MathExpression:
+            account = self._accounts.get(stage)
+            return cloudwatch.MathExpression(
+                expression=f"SEARCH('{{ModelFactory,{dims}}} MetricName=\"{metric}\" Team=\"{team}\" "
+                           f"Model=\"{model}\" Stage=\"{stage}\"', '{statistic}', 3600)",
+                label=label, period=HOUR, **({"search_account": account} if account else {}))
+
+        def figure(metric: str, stage: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace="ModelFactory", metric_name=metric, statistic=statistic,
+                                     dimensions_map={"Team": team, "Model": model, "Stage": stage},
+                                     account=self._accounts.get(stage), period=HOUR, label=f"{stage}")
+        return [
+            cloudwatch.GraphWidget(
+                title=f"{model}: feature drift (PSI) per feature", width=8, left=[
+                    search("FeatureDrift", "Feature,Model,Stage,Team", "Maximum", stage, f"{stage} drift")
+                    for stage in STAGES]),
+            cloudwatch.GraphWidget(
+                title=f"{model}: records judged per run", width=5, stacked=False,
+                left=[figure("DriftRecords", stage, "Sum") for stage in STAGES]),
+            cloudwatch.GraphWidget(
+                title=f"{model}: live quality (ground truth)", width=6, left=[
+                    search("LiveQuality", "Metric,Model,Stage,Team", "Average", stage, f"{stage} quality")
+                    for stage in STAGES]),
+            cloudwatch.GraphWidget(
+                title=f"{model}: successful monitor runs (0 = missed or failed)", width=5,
+                view=cloudwatch.GraphWidgetView.BAR, left=[figure("MonitorRuns", stage, "Sum") for stage in STAGES]),
+        ]
 
     @staticmethod
     def _codebuild(project: str, metric: str) -> cloudwatch.Metric:

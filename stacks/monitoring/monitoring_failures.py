@@ -1,8 +1,15 @@
-"""Failed Model Monitor executions of the team's endpoints, told to the approvers in one line.
+"""Failed monitor runs of the team's endpoints in this account, told to the approvers in one line, matched
+on the fields the documented events carry (SageMaker developer guide, "Events that Amazon SageMaker AI
+sends to Amazon EventBridge"):
 
-A monitoring execution is a processing job that carries the ARN of its schedule (DescribeProcessingJob's
-`MonitoringScheduleArn`, which the EventBridge "SageMaker Processing Job State Change" event repeats);
-the team's schedules are all named after its endpoints, `mf-<team>-...`."""
+- the factory engine: "SageMaker Model Building Pipeline Execution Status Change" with
+  `currentPipelineExecutionStatus` Failed and the `pipelineArn` of one of the team's drift pipelines
+  (`mf-<team>-<model>-<stage>-drift`); this also catches a run whose processing job never started;
+- Model Monitor: "SageMaker Processing Job State Change" with `ProcessingJobStatus` Failed. That event
+  carries neither the schedule's ARN nor the job's environment; a monitoring execution is the one that runs
+  as the team's SageMaker role (`RoleArn`, which the job definitions name) and is not a SageMaker Pipelines
+  job (those are named `pipelines-...`: the build's jobs, which fail the build and are told there).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +19,28 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.naming import sagemaker_execution_role_name
+
 
 class MonitoringFailures(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, topic: sns.ITopic) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        schedules = stack.format_arn(service="sagemaker", resource="monitoring-schedule", resource_name=f"mf-{team}-")
+        field = events.EventField.from_path
+        pipelines = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"mf-{team}-*-drift")
+        self.pipeline_rule = events.Rule(
+            self, "PipelineRule",
+            rule_name=f"mf-{team}-drift-run-failures",
+            description=f"Failed drift runs (factory engine) of the {team} team's endpoints",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
+                detail={"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [{"wildcard": pipelines}]},
+            ),
+            targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+                f"Drift run {field('$.detail.pipelineExecutionArn')} failed (started "
+                f"{field('$.detail.executionStartTime')}): see the execution's DriftReport step in SageMaker"))],
+        )
         self.rule = events.Rule(
             self, "Rule",
             rule_name=f"mf-{team}-monitoring-failures",
@@ -25,10 +48,12 @@ class MonitoringFailures(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Processing Job State Change"],
-                detail={"ProcessingJobStatus": ["Failed"], "MonitoringScheduleArn": [{"prefix": schedules}]},
+                detail={"ProcessingJobStatus": ["Failed"],
+                        "RoleArn": [stack.format_arn(service="iam", region="", resource="role",
+                                                     resource_name=sagemaker_execution_role_name(team))],
+                        "ProcessingJobName": [{"anything-but": {"prefix": "pipelines-"}}]},
             ),
             targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Model Monitor execution {events.EventField.from_path('$.detail.ProcessingJobName')} of "
-                f"{events.EventField.from_path('$.detail.MonitoringScheduleArn')} failed: "
-                f"{events.EventField.from_path('$.detail.FailureReason')}"))],
+                f"Model Monitor execution {field('$.detail.ProcessingJobName')} failed: "
+                f"{field('$.detail.FailureReason')}"))],
         )

@@ -26,9 +26,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.naming import SHADOW_VARIANT
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
-SHADOW_VARIANT = "Shadow"
 ENDPOINT_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"
 # utilisation of an inference component's copies, normalised to 0-100 (SageMaker developer guide,

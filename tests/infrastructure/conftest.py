@@ -3,6 +3,7 @@ foundation stacks and endpoint stacks from the deploy-manifest fixtures."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -34,6 +35,9 @@ def endpoints(tmp_path_factory) -> dict:
     install_checks(app)
     manifests = {
         "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
+        "factory": load_manifest(FIXTURES / "manifest-prod-factory-engine.json"),
+        "factory-staging": parse_manifest({**json.loads((FIXTURES / "manifest-prod-factory-engine.json").read_text()),
+                                           "stage": "staging"}, source="factory-staging"),
         "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
         "cpu": parse_manifest(CPU_MANIFEST, source="cpu"),
         "staging-variant": parse_manifest({**CPU_MANIFEST, "stage": "staging", "endpoint": {
@@ -61,3 +65,14 @@ def staging(endpoints) -> Template:
 @pytest.fixture(scope="session")
 def cpu(endpoints) -> Template:
     return endpoints["templates"]["cpu"]
+
+
+@pytest.fixture(scope="session")
+def factory_engine(endpoints) -> Template:
+    """The prod GPU endpoint watched by the factory engine (with ground truth)."""
+    return endpoints["templates"]["factory"]
+
+
+@pytest.fixture(scope="session")
+def factory_engine_staging(endpoints) -> Template:
+    return endpoints["templates"]["factory-staging"]

@@ -37,7 +37,8 @@ def aws():
         yield {"s3": s3, "sagemaker": sagemaker, "ssm": boto3.client("ssm", region_name=REGION)}
 
 
-def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, baseline=False, clarify=False) -> str:
+def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, baseline=False, clarify=False,
+            drift=False, drift_baseline_stored=True) -> str:
     key = f"models/{group}/{auc}/model.tar.gz"
     if artifacts:
         aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=b"model")
@@ -66,6 +67,15 @@ def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, basel
                       "PostTrainingConstraints": source("clarify-bias/analysis.json")},
                 Explainability={"ConfigFile": source("explainability/monitoring_config.json"),
                                 "Constraints": source("clarify-explainability/analysis.json")})
+    if drift:  # what the build registers for the factory engine (pipelines/modelbuild/pipeline.py)
+        prefix = f"mf-fraud-card-fraud/executions/{auc}/drift-baseline"
+        if drift_baseline_stored:
+            aws["s3"].put_object(Bucket=BUCKET, Key=f"{prefix}/baseline.json", Body=json.dumps({
+                "records": 100, "features": {"amount": {"type": "numeric"}, "online": {"type": "categorical"}}}).encode())
+        extra["CustomerMetadataProperties"] = {
+            "drift_baseline_uri": f"s3://{BUCKET}/{prefix}/baseline.json",
+            "drift_code_uri": f"s3://{BUCKET}/mf-fraud-card-fraud/code/{'a' * 40}/drift.py",
+            "drift_image_uri": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"}
     return aws["sagemaker"].create_model_package(
         ModelPackageGroupName=group, ModelApprovalStatus=status, **extra,
         InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": f"s3://{BUCKET}/{key}"}],
@@ -75,9 +85,36 @@ def package(aws, status="Approved", group=GROUP, auc=0.95, artifacts=True, basel
     )["ModelPackageArn"]
 
 
-def validate(aws, arn, out: Path):
-    return tasks.validate(package_arn=arn, settings=SETTINGS, sagemaker=aws["sagemaker"], s3=aws["s3"],
+# a model whose endpoints Model Monitor watches (monitoring.engine: model_monitor)
+MODEL_MONITOR = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "engine": "model_monitor"}}
+
+
+def validate(aws, arn, out: Path, settings=SETTINGS):
+    return tasks.validate(package_arn=arn, settings=settings, sagemaker=aws["sagemaker"], s3=aws["s3"],
                           ssm=aws["ssm"], out=out)
+
+
+def test_validate_copies_the_factory_engines_baseline_code_and_image(aws, tmp_path):
+    from stacks.config.manifest import load_manifest
+
+    validate(aws, package(aws, drift=True, baseline=True), tmp_path)
+    monitoring = load_manifest(tmp_path / "manifest-prod.json").monitoring
+    assert monitoring.active and monitoring.factory_engine
+    assert monitoring.drift_baseline == f"s3://{BUCKET}/mf-fraud-card-fraud/executions/0.95/drift-baseline/baseline.json"
+    assert monitoring.drift_code.endswith("/drift.py") and "sagemaker-scikit-learn" in monitoring.drift_image
+    assert monitoring.features == ["amount", "online"]  # the drift baseline's, not Model Monitor's
+    assert monitoring.baselines is None  # the Model Monitor baseline is not used by the factory engine
+    assert (monitoring.schedule, monitoring.threshold) == ("cron(0 */6 ? * * *)", 0.25)
+
+
+def test_validate_refuses_a_package_whose_drift_baseline_is_gone(aws, tmp_path):
+    with pytest.raises(tasks.DeployError, match="^drift baseline of the package is missing: s3://"):
+        validate(aws, package(aws, drift=True, drift_baseline_stored=False), tmp_path)
+
+
+def test_validate_leaves_the_factory_engine_off_for_a_package_built_before_it(aws, tmp_path):
+    validate(aws, package(aws, baseline=True), tmp_path)
+    assert json.loads((tmp_path / "manifest-prod.json").read_text())["monitoring"]["enabled"] is False
 
 
 def test_validate_writes_both_manifests_and_compares_with_the_champion(aws, tmp_path):
@@ -202,7 +239,7 @@ def test_record_writes_the_serving_parameter(aws):
 def test_validate_copies_the_registered_baseline_and_its_features_into_the_manifests(aws, tmp_path):
     from stacks.config.manifest import load_manifest
 
-    validate(aws, package(aws, baseline=True), tmp_path)
+    validate(aws, package(aws, baseline=True), tmp_path, MODEL_MONITOR)
     manifest = load_manifest(tmp_path / "manifest-prod.json")
     assert manifest.monitoring.active
     assert manifest.monitoring.baselines.constraints.endswith("/constraints.json")
@@ -220,10 +257,10 @@ def test_validate_copies_the_clarify_baselines_only_when_the_model_asks_for_the_
     from stacks.config.manifest import load_manifest
 
     arn = package(aws, baseline=True, clarify=True)
-    validate(aws, arn, tmp_path / "off")
+    validate(aws, arn, tmp_path / "off", MODEL_MONITOR)
     off = load_manifest(tmp_path / "off" / "manifest-prod.json").monitoring
     assert off.bias_baselines is None and off.explainability_baselines is None
-    settings = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "bias": True, "explainability": True,
+    settings = {**SETTINGS, "monitoring": {**MODEL_MONITOR["monitoring"], "bias": True, "explainability": True,
                                            "ground_truth_s3_uri": f"s3://{BUCKET}/ground-truth"}}
     tasks.validate(package_arn=arn, settings=settings, sagemaker=aws["sagemaker"], s3=aws["s3"], ssm=aws["ssm"],
                    out=tmp_path / "on")
@@ -237,7 +274,7 @@ def test_validate_copies_the_clarify_baselines_only_when_the_model_asks_for_the_
 def test_validate_deploys_an_older_package_without_clarify_baselines_with_those_monitors_off(aws, tmp_path):
     from stacks.config.manifest import load_manifest
 
-    settings = {**SETTINGS, "monitoring": {**SETTINGS["monitoring"], "bias": True, "explainability": True}}
+    settings = {**SETTINGS, "monitoring": {**MODEL_MONITOR["monitoring"], "bias": True, "explainability": True}}
     tasks.validate(package_arn=package(aws, baseline=True), settings=settings, sagemaker=aws["sagemaker"],
                    s3=aws["s3"], ssm=aws["ssm"], out=tmp_path)
     monitoring = load_manifest(tmp_path / "manifest-prod.json").monitoring

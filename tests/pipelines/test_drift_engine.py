@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
+
+import boto3
 
 import drift
 import numpy as np
 import pandas as pd
 import pytest
+from moto import mock_aws
 
 from tests.pipelines.conftest import SEED
 
@@ -109,6 +113,167 @@ def test_the_command_writes_drift_json_and_cloudwatch_figures(tmp_path, baseline
     assert result["records"] == 600 and set(result["features"]) == set(FEATURES)
     assert result["features"]["amount"] == {**result["features"]["amount"], "statistic": "psi", "threshold": 0.2}
     metrics = drift.cloudwatch_metrics(result, team="fraud", model="card-fraud", stage="prod")
-    assert metrics[0] == {"MetricName": "DriftRecords", "Value": 600, "Unit": "Count", "Dimensions": [
-        {"Name": "Team", "Value": "fraud"}, {"Name": "Model", "Value": "card-fraud"}, {"Name": "Stage", "Value": "prod"}]}
+    dimensions = [{"Name": "Team", "Value": "fraud"}, {"Name": "Model", "Value": "card-fraud"},
+                  {"Name": "Stage", "Value": "prod"}]
+    assert metrics[:2] == [{"MetricName": "MonitorRuns", "Value": 1, "Unit": "Count", "Dimensions": dimensions},
+                           {"MetricName": "DriftRecords", "Value": 600, "Unit": "Count", "Dimensions": dimensions}]
     assert {m["Dimensions"][-1]["Value"] for m in metrics if m["MetricName"] == "FeatureDrift"} == set(FEATURES)
+
+
+# --- the scheduled job (drift.py monitor) under moto -----------------------------------------------------
+# Data capture writes s3://<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl (SageMaker developer
+# guide, "Capture data from real-time endpoint"); ground truth goes under <uri>/yyyy/mm/dd/hh/ (developer guide,
+# "Ingest ground truth labels and merge them with predictions").
+
+BUCKET = "mf-fraud-111111111111-eu-west-1"
+CAPTURE = f"s3://{BUCKET}/data-capture/mf-fraud-card-fraud-prod/"
+NOW = datetime(2026, 12, 1, 9, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield s3, boto3.client("cloudwatch", region_name="eu-west-1")
+
+
+def put_capture(s3, hour: str, frame: pd.DataFrame, first_event: int = 0, batch: int = 1,
+                variant: str = "AllTraffic") -> None:
+    scores = np.clip(frame["amount"].to_numpy() / 1000, 0, 1)
+    body = "\n".join(capture_line(frame.iloc[i:i + batch][FEATURES], scores[i:i + batch], f"e-{first_event + i}")
+                     for i in range(0, len(frame), batch))
+    s3.put_object(Bucket=BUCKET, Key=f"data-capture/mf-fraud-card-fraud-prod/mf-fraud-card-fraud-prod/{variant}/"
+                                     f"{hour}/12-34-567-abc.jsonl", Body=body.encode())
+
+
+def published(cloudwatch) -> dict[str, list[dict]]:
+    metrics: dict[str, list[dict]] = {}
+    for metric in cloudwatch.list_metrics(Namespace="ModelFactory")["Metrics"]:
+        metrics.setdefault(metric["MetricName"], []).append({d["Name"]: d["Value"] for d in metric["Dimensions"]})
+    return metrics
+
+
+def run(s3, cloudwatch, baseline, tmp_path, **kwargs):
+    return drift.monitor(s3=s3, cloudwatch=cloudwatch, baseline=baseline, capture_uri=CAPTURE, out=tmp_path,
+                         window_hours=kwargs.pop("window_hours", 1), team="fraud", model="card-fraud", stage="prod",
+                         now=NOW, **kwargs)
+
+
+def test_the_job_reads_only_the_windows_hours_and_publishes_drift(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_capture(s3, "2026/12/01/07", DATA.iloc[12000:12500], 0)       # before the window
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12500:12800], 1000)    # the window: 08:00-09:00
+    put_capture(s3, "2026/12/01/09", DATA.iloc[12800:12900], 2000)    # the current hour, still being written
+    result = run(s3, cloudwatch, baseline, tmp_path)
+    assert result["records"] == 300 and result["window"] == {
+        "start": "2026-12-01T08:00:00+00:00", "end": "2026-12-01T09:00:00+00:00", "capture_files": 1}
+    assert json.loads((tmp_path / "drift.json").read_text()) == result
+    metrics = published(cloudwatch)
+    assert {m["Feature"] for m in metrics["FeatureDrift"]} == set(FEATURES)
+    assert metrics["MonitorRuns"] == metrics["DriftRecords"] == metrics["ScoreDrift"] == [
+        {"Team": "fraud", "Model": "card-fraud", "Stage": "prod"}]
+
+
+def test_the_shadow_variants_capture_is_skipped(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12000:12300], 0)
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12300:12500], 1000, variant="Shadow")
+    shadow = f"{CAPTURE}mf-fraud-card-fraud-prod/Shadow/"
+    assert run(s3, cloudwatch, baseline, tmp_path)["records"] == 500
+    assert run(s3, cloudwatch, baseline, tmp_path, skip=(shadow,))["records"] == 300
+
+
+def test_a_window_below_min_records_publishes_the_run_and_count_but_no_drift(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12000:12100])
+    result = run(s3, cloudwatch, baseline, tmp_path, min_records=200)
+    assert (result["records"], result["sufficient"], result["features"]) == (100, False, {})
+    assert set(published(cloudwatch)) == {"MonitorRuns", "DriftRecords"}
+
+
+def test_an_empty_window_is_a_run_with_zero_records(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    result = run(s3, cloudwatch, baseline, tmp_path)
+    assert (result["records"], result["window"]["capture_files"]) == (0, 0)
+    assert set(published(cloudwatch)) == {"MonitorRuns", "DriftRecords"}
+
+
+def test_ground_truth_of_the_window_gives_the_live_quality(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    live = DATA.iloc[12000:12400]
+    put_capture(s3, "2026/12/01/08", live)
+    truth = "\n".join(json.dumps({"groundTruthData": {"data": str(label), "encoding": "CSV"},
+                                  "eventMetadata": {"eventId": f"e-{i}"}, "eventVersion": "0"})
+                      for i, label in enumerate(live["is_fraud"]))
+    s3.put_object(Bucket=BUCKET, Key="ground-truth/card-fraud/2026/12/01/08/labels.jsonl", Body=truth.encode())
+    result = run(s3, cloudwatch, baseline, tmp_path, ground_truth_uri=f"s3://{BUCKET}/ground-truth/card-fraud",
+                 metric="accuracy")
+    assert result["quality"]["records"] == 400 and result["quality"]["sufficient"]
+    assert published(cloudwatch)["LiveQuality"] == [{"Team": "fraud", "Model": "card-fraud", "Stage": "prod",
+                                                     "Metric": "accuracy"}]
+
+
+def test_a_malformed_ground_truth_line_is_one_error(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12000:12300])
+    s3.put_object(Bucket=BUCKET, Key="gt/2026/12/01/08/labels.jsonl", Body=b'{"eventMetadata": {}}')
+    with pytest.raises(drift.DriftError, match="ground truth line 1 is not a ground truth record"):
+        run(s3, cloudwatch, baseline, tmp_path, ground_truth_uri=f"s3://{BUCKET}/gt/")
+
+
+def test_a_daily_window_reads_24_hours():
+    start, end = drift.window(NOW, 24)
+    assert (start.isoformat(), end.isoformat()) == ("2026-11-30T09:00:00+00:00", "2026-12-01T09:00:00+00:00")
+    assert drift.in_window("p/e/v/2026/11/30/09/a.jsonl", start, end)
+    assert not drift.in_window("p/e/v/2026/12/01/09/a.jsonl", start, end)
+    assert not drift.in_window("p/e/v/2026/12/01/08/a.json", start, end)
+
+
+class RecordingCloudWatch:
+    def __init__(self):
+        self.calls = []
+
+    def put_metric_data(self, **kwargs):
+        self.calls.append(kwargs)
+
+
+def test_metrics_go_out_in_requests_of_at_most_1000():
+    # PutMetricData: "MetricData ... Array Members: Maximum number of 1000 items" (CloudWatch API reference)
+    cloudwatch = RecordingCloudWatch()
+    drift.publish(cloudwatch, [{"MetricName": "FeatureDrift", "Value": 0.1}] * 2500, NOW)
+    assert [len(call["MetricData"]) for call in cloudwatch.calls] == [1000, 1000, 500]
+    assert {call["Namespace"] for call in cloudwatch.calls} == {"ModelFactory"}
+    assert cloudwatch.calls[0]["MetricData"][0]["Timestamp"] == NOW
+
+
+def test_the_monitor_command_is_what_the_scheduled_job_runs(aws, baseline, tmp_path, monkeypatch):
+    s3, cloudwatch = aws
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    last_hour = drift.window(datetime.now(timezone.utc), 1)[0]
+    put_capture(s3, last_hour.strftime("%Y/%m/%d/%H"), DATA.iloc[12000:12300])
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "baseline.json").write_text(json.dumps(baseline))
+    assert drift.main(["monitor", "--capture-uri", CAPTURE, "--baseline", str(tmp_path / "baseline"),
+                       "--out", str(tmp_path / "report"), "--window-hours", "1", "--team", "fraud",
+                       "--model", "card-fraud", "--stage", "prod", "--min-records", "200"]) == 0
+    assert json.loads((tmp_path / "report" / "drift.json").read_text())["records"] == 300
+    assert "FeatureDrift" in published(cloudwatch)
+
+
+def test_the_monitor_command_fails_in_one_line_on_a_bad_baseline(tmp_path, capsys):
+    (tmp_path / "baseline.json").write_text('{"records": 3}')
+    assert drift.main(["monitor", "--capture-uri", CAPTURE, "--baseline", str(tmp_path), "--out", str(tmp_path),
+                       "--window-hours", "1", "--team", "t", "--model", "m", "--stage", "prod"]) == 1
+    assert capsys.readouterr().err == f"drift: {tmp_path / 'baseline.json'} is not a drift baseline (no features)\n"
+
+
+def test_an_aws_error_of_the_job_is_one_line_and_a_failed_run(aws, tmp_path, capsys, monkeypatch, baseline):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    assert drift.main(["monitor", "--capture-uri", "s3://no-such-bucket/data-capture/x/", "--baseline", str(tmp_path),
+                       "--out", str(tmp_path), "--window-hours", "1", "--team", "t", "--model", "m",
+                       "--stage", "prod"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("drift: An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation")
+    assert err.count("\n") == 1

@@ -201,6 +201,12 @@ def test_the_package_carries_its_lineage(gpu_spot):
     assert properties.pop("drift_baseline_uri") == {"Std:Join": {"On": "/", "Values": [
         {"Get": "Steps.DriftBaseline.ProcessingOutputConfig.Outputs['drift-baseline'].S3Output.S3Uri"},
         "baseline.json"]}}
+    # the endpoints' factory-engine job runs the same code and image as the DriftBaseline step
+    drift_step = step(gpu_spot, "DriftBaseline")["Arguments"]
+    assert properties.pop("drift_image_uri") == drift_step["AppSpecification"]["ImageUri"]
+    code = next(i["S3Input"]["S3Uri"] for i in drift_step["ProcessingInputs"] if i["InputName"] == "code")
+    assert properties.pop("drift_code_uri") == code == (
+        f"s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/code/{OFFLINE_COMMIT}/drift.py")
     assert properties == {
         "git_commit": OFFLINE_COMMIT, "git_repository": BASE["git_repository"], "build_id": "offline",
         "trigger": "manual", "training_data_uri": "s3://mf-fraud-111111111111-eu-west-1/mf-fraud-card-fraud/data/",

@@ -86,6 +86,7 @@ ALL_TAGS = {"CostAllocationTags": [{"TagKey": k, "Type": "UserDefined", "Status"
 
 def healthy_plan(cfg):
     needs = doctor.quota_needs(cfg)
+    model_monitor = any(m.monitoring.engine == "model_monitor" for t in cfg.teams for m in t.models)
     return {
         (FACTORY, "ssm"): [("get_parameter", BOOTSTRAP, {"Name": "/cdk-bootstrap/hnb659fds/version"})],
         (FACTORY, "service-quotas"): [("list_service_quotas", quotas(needs[(FACTORY, REGION)]),
@@ -94,7 +95,7 @@ def healthy_plan(cfg):
                            {"TagKeys": list(doctor.COST_TAGS), "Type": "UserDefined"})],
         (FACTORY, "codecommit"): [("list_repositories", {"repositories": []}, {})],
         (FACTORY, "sagemaker"): [("list_monitoring_schedules", {"MonitoringScheduleSummaries": []},
-                                  {"MaxResults": 1})],
+                                  {"MaxResults": 1})] if model_monitor else [],
         (TARGET, "ssm"): [("get_parameter", BOOTSTRAP, None)],
         (TARGET, "iam"): [("get_role", trust_policy(FACTORY), {"RoleName": f"cdk-hnb659fds-deploy-role-{TARGET}-{REGION}"})],
         (TARGET, "service-quotas"): [("list_service_quotas", quotas(needs[(TARGET, REGION)]), None)],
@@ -125,7 +126,12 @@ def test_a_ready_factory_passes_every_check():
     assert {r.status for r in rows} == {"OK"}
     checks = {r.check for r in rows}
     assert {"credentials", "cdk bootstrap", f"bootstrap trusts {FACTORY}", "service CodeCommit",
-            "service SageMaker Model Monitor", *(f"cost tag {k}" for k in doctor.COST_TAGS)} <= checks
+            *(f"cost tag {k}" for k in doctor.COST_TAGS)} <= checks
+    # the factory engine needs no Model Monitor; a model on engine: model_monitor is checked for it
+    assert "service SageMaker Model Monitor" not in checks
+    with_model_monitor = config(monitoring={"engine": "model_monitor"})
+    rows = run(with_model_monitor, healthy_plan(with_model_monitor))
+    assert by_check(rows)[("service SageMaker Model Monitor", FACTORY)].status == "OK"
     # the quota rows name what the config can use: 2 spot g5 training instances, one processing instance
     assert "quota ml.g5.xlarge for spot training job usage >= 2" in checks
     assert f"quota {doctor.PROCESSING_INSTANCE_TYPE} for processing job usage >= 1" in checks
@@ -139,6 +145,8 @@ def test_quota_needs_cover_blue_green_shadow_and_spot():
     assert needs[(FACTORY, REGION)]["ml.m5.xlarge for training job usage"] == 3
     # blue/green provisions the new fleet at full size beside the old one: 6 + 6
     assert needs[(TARGET, REGION)]["ml.g5.2xlarge for endpoint usage"] == 12
+    # the drift jobs of both stages (in the target account) can run at the same time
+    assert needs[(TARGET, REGION)][f"{doctor.MONITOR_INSTANCE_TYPE} for processing job usage"] == 2
 
 
 def test_zero_quota_fails_with_the_increase_command():

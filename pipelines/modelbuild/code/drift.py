@@ -4,9 +4,13 @@ baseline at build time and compares live traffic with it.
 
     python drift.py baseline --features baseline/baseline.csv --predictions predictions.csv --out drift-baseline/
     python drift.py report --capture capture/ --baseline drift-baseline/ --out out/ [--ground-truth gt/]
+    python drift.py monitor --capture-uri s3://b/data-capture/<endpoint>/ --baseline drift-baseline/ --out out/
+        --window-hours 1 --team t --model m --stage prod [--ground-truth-uri s3://b/gt/]
 
-Runs in the SageMaker scikit-learn processing container (numpy, pandas, scipy, scikit-learn) and locally
-(`make monitor-local`).
+Runs in the SageMaker scikit-learn processing container (numpy, pandas, scipy, scikit-learn, boto3) and
+locally (`make monitor-local`). `monitor` is what the endpoint's scheduled job runs: it reads the capture files
+of the last `--window-hours` whole hours (data capture writes them under .../yyyy/mm/dd/hh/), writes drift.json
+and publishes the figures to CloudWatch (namespace ModelFactory).
 
 - Baseline (`baseline.json`): per feature its type; numeric features keep quantile bin edges with the training
   split's counts and a sample of quantiles (for Kolmogorov-Smirnov), categorical features (non-numeric, or at
@@ -29,7 +33,9 @@ import csv
 import io
 import json
 import math
+import re
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +49,9 @@ KS_SAMPLE_POINTS = 200
 EPSILON = 1e-4
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_MIN_RECORDS = 200
+NAMESPACE = "ModelFactory"
+# PutMetricData takes at most 1000 metric data per request (CloudWatch API reference, PutMetricData)
+METRICS_PER_REQUEST = 1000
 
 
 class DriftError(Exception):
@@ -219,26 +228,134 @@ def report(baseline: dict, frame: pd.DataFrame, *, threshold: float = DEFAULT_TH
         result["score"] = {**figures, "threshold": threshold, "drifted": figures["value"] > threshold}
     if truth:
         result["quality"] = quality(frame, truth, problem_type, metric)
+        if result["quality"]:
+            result["quality"]["sufficient"] = result["quality"]["records"] >= min_records
     return result
 
 
 def cloudwatch_metrics(result: dict, *, team: str, model: str, stage: str) -> list[dict]:
-    """MetricData for PutMetricData, namespace ModelFactory: per feature drift, the score's, records, quality."""
+    """MetricData for PutMetricData, namespace ModelFactory: a run (MonitorRuns 1), the records, and, only when
+    there were enough records to judge, per feature drift, the score's and the live quality (with the records
+    it was joined on). Below min_records nothing is judged, so drift and quality alarms see no datapoint."""
     base = [{"Name": "Team", "Value": team}, {"Name": "Model", "Value": model}, {"Name": "Stage", "Value": stage}]
-    data = [{"MetricName": "DriftRecords", "Dimensions": base, "Value": result["records"], "Unit": "Count"}]
+    data = [{"MetricName": "MonitorRuns", "Dimensions": base, "Value": 1, "Unit": "Count"},
+            {"MetricName": "DriftRecords", "Dimensions": base, "Value": result["records"], "Unit": "Count"}]
     for name, figures in result["features"].items():
         data.append({"MetricName": "FeatureDrift", "Dimensions": [*base, {"Name": "Feature", "Value": name}],
                      "Value": figures["value"], "Unit": "None"})
     if result["score"]:
         data.append({"MetricName": "ScoreDrift", "Dimensions": base, "Value": result["score"]["value"], "Unit": "None"})
     if result["quality"]:
-        data.append({"MetricName": "LiveQuality", "Dimensions": [*base, {"Name": "Metric",
-                                                                          "Value": result["quality"]["metric"]}],
-                     "Value": result["quality"]["value"], "Unit": "None"})
+        data.append({"MetricName": "QualityRecords", "Dimensions": base, "Value": result["quality"]["records"],
+                     "Unit": "Count"})
+        if result["quality"].get("sufficient", True) and math.isfinite(result["quality"]["value"]):
+            data.append({"MetricName": "LiveQuality", "Dimensions": [*base, {"Name": "Metric",
+                                                                              "Value": result["quality"]["metric"]}],
+                         "Value": result["quality"]["value"], "Unit": "None"})
     return data
 
 
+# --- the scheduled job ----------------------------------------------------------------------------------
+
+HOUR_FOLDER = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
+
+
+def window(now: datetime, hours: int) -> tuple[datetime, datetime]:
+    """The last `hours` whole hours before `now` (UTC): a run at 03:05 hourly reads 02:00-03:00."""
+    end = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return end - timedelta(hours=hours), end
+
+
+def in_window(key: str, start: datetime, end: datetime) -> bool:
+    """Data capture and ground truth files sit under .../yyyy/mm/dd/hh/<file>.jsonl (the hour they were written)."""
+    found = HOUR_FOLDER.search(key)
+    if not found:
+        return False
+    hour = datetime(*map(int, found.groups()), tzinfo=timezone.utc)
+    return start <= hour < end
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise DriftError(f"not an s3://bucket/prefix URI: {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix
+
+
+def window_lines(s3, uri: str, start: datetime, end: datetime, skip: tuple[str, ...] = ()) -> tuple[list[str], int]:
+    """Every line of the .jsonl files under `uri` written inside the window (none under a `skip` URI), and
+    how many files."""
+    bucket, prefix = split_s3(uri)
+    skipped = tuple(split_s3(u)[1] for u in skip)
+    keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+            if in_window(item["Key"], start, end) and not item["Key"].startswith(skipped or ("\0",))]
+    lines = []
+    for key in sorted(keys):
+        lines += s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8").splitlines()
+    return lines, len(keys)
+
+
+def truth_of(lines: list[str]) -> dict[str, float]:
+    truth = {}
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                truth[record["eventMetadata"]["eventId"]] = float(decode(record["groundTruthData"]).strip())
+            except (ValueError, KeyError, TypeError) as error:
+                raise DriftError(f"ground truth line {number} is not a ground truth record ({error})") from None
+    return truth
+
+
+def publish(cloudwatch, data: list[dict], when: datetime) -> None:
+    for first in range(0, len(data), METRICS_PER_REQUEST):
+        chunk = [{**datum, "Timestamp": when} for datum in data[first:first + METRICS_PER_REQUEST]]
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=chunk)
+
+
+def monitor(*, s3, cloudwatch, baseline: dict, capture_uri: str, out: Path, window_hours: int, team: str,
+            model: str, stage: str, now: datetime, ground_truth_uri: str | None = None, skip: tuple[str, ...] = (),
+            threshold: float = DEFAULT_THRESHOLD, min_records: int = DEFAULT_MIN_RECORDS,
+            problem_type: str = "binary_classification", metric: str = "auc") -> dict:
+    """One scheduled run: the window's capture (and ground truth) from S3 -> drift.json -> CloudWatch."""
+    start, end = window(now, window_hours)
+    lines, files = window_lines(s3, capture_uri, start, end, skip)
+    columns = list(baseline["features"])
+    frame = parse_capture(lines, columns) if lines else pd.DataFrame(columns=[*columns, "__score", "__event_id"])
+    truth = None
+    if ground_truth_uri:
+        truth = truth_of(window_lines(s3, ground_truth_uri, start, end)[0])
+    result = report(baseline, frame, threshold=threshold, min_records=min_records, truth=truth,
+                    problem_type=problem_type, metric=metric)
+    result["window"] = {"start": start.isoformat(), "end": end.isoformat(), "capture_files": files}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "drift.json").write_text(json.dumps(result, indent=1))
+    publish(cloudwatch, cloudwatch_metrics(result, team=team, model=model, stage=stage), now)
+    return result
+
+
 # --- command line ---------------------------------------------------------------------------------------
+
+def load_baseline(path: Path) -> dict:
+    baseline_file = path / "baseline.json" if path.is_dir() else path
+    if not baseline_file.exists():
+        raise DriftError(f"no baseline.json at {path}")
+    try:
+        baseline = json.loads(baseline_file.read_text())
+    except ValueError as error:
+        raise DriftError(f"{baseline_file} is not JSON ({error})") from None
+    if not isinstance(baseline, dict) or not isinstance(baseline.get("features"), dict):
+        raise DriftError(f"{baseline_file} is not a drift baseline (no features)")
+    return baseline
+
+
+def summary(result: dict, out: Path) -> str:
+    drifted = [name for name, f in result["features"].items() if f["drifted"]]
+    return (f"drift: {result['records']} records; "
+            + ("too few to judge" if not result["sufficient"] else f"drifted: {', '.join(drifted) or 'none'}")
+            + f" -> {out / 'drift.json'}")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -252,13 +369,38 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--capture", type=Path, required=True)
     rep.add_argument("--baseline", type=Path, required=True)
     rep.add_argument("--out", type=Path, required=True)
-    rep.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    rep.add_argument("--min-records", type=int, default=DEFAULT_MIN_RECORDS)
     rep.add_argument("--ground-truth", type=Path)
-    rep.add_argument("--problem-type", default="binary_classification")
-    rep.add_argument("--metric", default="auc")
+    mon = commands.add_parser("monitor", help="the scheduled job: the window's capture from S3 -> drift.json, "
+                                               "CloudWatch metrics")
+    mon.add_argument("--capture-uri", required=True, help="s3:// prefix of the endpoint's data capture")
+    mon.add_argument("--baseline", type=Path, required=True)
+    mon.add_argument("--out", type=Path, required=True)
+    mon.add_argument("--window-hours", type=int, required=True)
+    for name in ("team", "model", "stage"):
+        mon.add_argument(f"--{name}", required=True)
+    mon.add_argument("--ground-truth-uri")
+    mon.add_argument("--skip-uri", action="append", default=[], help="capture not to judge (a shadow variant's)")
+    for command in (rep, mon):
+        command.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+        command.add_argument("--min-records", type=int, default=DEFAULT_MIN_RECORDS)
+        command.add_argument("--problem-type", default="binary_classification")
+        command.add_argument("--metric", default="auc")
     args = parser.parse_args(argv)
     try:
+        if args.command == "monitor":
+            import boto3
+            from botocore.config import Config
+
+            retries = Config(retries={"mode": "standard", "max_attempts": 5})
+            result = monitor(s3=boto3.client("s3", config=retries), cloudwatch=boto3.client("cloudwatch", config=retries),
+                             baseline=load_baseline(args.baseline), capture_uri=args.capture_uri, out=args.out,
+                             window_hours=args.window_hours, team=args.team, model=args.model, stage=args.stage,
+                             now=datetime.now(timezone.utc), ground_truth_uri=args.ground_truth_uri,
+                             skip=tuple(args.skip_uri),
+                             threshold=args.threshold, min_records=args.min_records,
+                             problem_type=args.problem_type, metric=args.metric)
+            print(summary(result, args.out))
+            return 0
         if args.command == "baseline":
             features_path = args.features if args.features.is_file() else next(args.features.glob("*.csv"), None)
             if features_path is None or not features_path.exists():
@@ -272,21 +414,22 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / "baseline.json").write_text(json.dumps(build_baseline(features, scores), indent=1))
             print(f"drift: baseline of {len(features)} records, {features.shape[1]} features -> {args.out}")
         else:
-            baseline_file = args.baseline / "baseline.json" if args.baseline.is_dir() else args.baseline
-            if not baseline_file.exists():
-                raise DriftError(f"no baseline.json at {args.baseline}")
-            baseline = json.loads(baseline_file.read_text())
+            baseline = load_baseline(args.baseline)
             frame = read_capture_dir(args.capture, list(baseline["features"]))
             truth = read_ground_truth(args.ground_truth) if args.ground_truth else None
             result = report(baseline, frame, threshold=args.threshold, min_records=args.min_records, truth=truth,
                             problem_type=args.problem_type, metric=args.metric)
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "drift.json").write_text(json.dumps(result, indent=1))
-            drifted = [name for name, f in result["features"].items() if f["drifted"]]
-            print(f"drift: {result['records']} records; "
-                  + ("too few to judge" if not result["sufficient"] else
-                     f"drifted: {', '.join(drifted) or 'none'}") + f" -> {args.out / 'drift.json'}")
+            print(summary(result, args.out))
     except DriftError as error:
+        print(f"drift: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # an AWS call of the scheduled job: one line, the job fails and is told
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not isinstance(error, (BotoCoreError, ClientError)):
+            raise
         print(f"drift: {error}", file=sys.stderr)
         return 1
     return 0

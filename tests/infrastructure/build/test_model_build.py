@@ -200,10 +200,14 @@ def test_build_role_may_pass_only_the_team_sagemaker_role_and_drive_only_its_pip
     pass_role = [s for s in every if "iam:PassRole" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
     deployment_role = logical_id(fraud_build, "AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [
         Match.object_like({"Principal": {"Service": "cloudformation.amazonaws.com"}})]}})
+    drift_job, drift_schedule = (f"arn:aws:iam::111111111111:role/mf-fraud-drift-{kind}" for kind in ("job", "schedule"))
     for statement in pass_role:
-        # the team's SageMaker role, to SageMaker only; or the endpoint deployment role, to CloudFormation
-        if statement["Resource"] == ROLE_ARN:
+        # the team's SageMaker and drift-job roles, to SageMaker only; the drift-schedule role to EventBridge
+        # Scheduler only; or the endpoint deployment role, to CloudFormation
+        if statement["Resource"] in (ROLE_ARN, [drift_job, ROLE_ARN]):
             assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+        elif statement["Resource"] == drift_schedule:
+            assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
         else:
             assert statement["Resource"] == {"Fn::GetAtt": [deployment_role, "Arn"]}
 

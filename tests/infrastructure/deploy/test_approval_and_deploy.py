@@ -162,7 +162,18 @@ def test_cloudformation_actions_deploy_the_endpoint_stacks_with_a_scoped_role(pi
     _, policy = only(pipelines, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     assert "arn:aws:sagemaker:eu-west-1:111111111111:endpoint/mf-fraud-card-fraud-*" in statements["EndpointResources"]["Resource"]
-    assert statements["PassTheTeamSageMakerRole"]["Resource"] == "arn:aws:iam::111111111111:role/mf-fraud-sagemaker-execution"
+    assert sorted(statements["PassTheTeamSageMakerRoles"]["Resource"]) == [
+        "arn:aws:iam::111111111111:role/mf-fraud-drift-job", "arn:aws:iam::111111111111:role/mf-fraud-sagemaker-execution"]
+    assert statements["PassTheDriftScheduleRole"] == {
+        "Sid": "PassTheDriftScheduleRole", "Effect": "Allow", "Action": "iam:PassRole",
+        "Resource": "arn:aws:iam::111111111111:role/mf-fraud-drift-schedule",
+        "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}}
+    # the factory engine's pipeline and schedule of this model's endpoints only
+    assert statements["DriftPipelines"]["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud-*-drift"
+    assert statements["DriftSchedules"]["Resource"] == (
+        "arn:aws:scheduler:eu-west-1:111111111111:schedule/default/mf-fraud-card-fraud-*")
+    assert sorted(statements["DriftSchedules"]["Action"]) == ["scheduler:CreateSchedule", "scheduler:DeleteSchedule",
+                                                              "scheduler:GetSchedule", "scheduler:UpdateSchedule"]
     # target tracking creates its alarms with the deployer's permissions
     assert statements["TargetTrackingAlarms"]["Resource"] == [
         "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:TargetTracking-endpoint/mf-fraud-card-fraud-*",
@@ -195,7 +206,8 @@ def test_deploy_tasks_receive_the_models_endpoint_settings(pipelines):
     assert settings["endpoint"]["prod"]["max_instances"] == 12
     assert settings["endpoint"]["staging"]["min_instances"] == 0
     assert settings["monitoring"] == {
-        "schedule": "cron(0 * ? * * *)", "drift_threshold": 0.1, "alarm_datapoints": 2, "alarm_periods": 3,
+        "engine": "factory", "schedule": "cron(0 * ? * * *)", "drift_threshold": 0.2, "alarm_datapoints": 2,
+        "alarm_periods": 3,
         "min_records": 200, "ground_truth_s3_uri": "s3://mf-fraud-111111111111-eu-west-1/ground-truth/card-fraud",
         "problem_type": "binary_classification", "quality_metric": "auc", "quality_threshold": 0.8,
         "quality_higher_is_better": True}

@@ -102,13 +102,16 @@ def test_target_accounts_write_only_under_the_capture_and_monitoring_prefixes(fo
     assert [w["Sid"] for w in writes] == ["TargetAccountsWriteCapturesAndMonitoring"]
     resources = json.dumps(writes[0]["Resource"])
     assert "/data-capture/*" in resources and "/monitoring/*" in resources and '"/*"' not in resources
-    for template in targets.values():
+    for account, template in targets.items():
         statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
                       for s in p["Properties"]["PolicyDocument"]["Statement"]]
         puts = [s for s in statements if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list)
                                                              else [s["Action"]])]
-        assert [s["Sid"] for s in puts] == ["WriteCapturesAndMonitoring"]
+        # the team's SageMaker role under both prefixes; the drift job under exactly its endpoints' reports
+        assert [s["Sid"] for s in puts] == ["WriteCapturesAndMonitoring", "WriteReports"]
         assert all(r.endswith(("/data-capture/*", "/monitoring/*")) for r in puts[0]["Resource"])
+        stage = "staging" if account == TARGETS[0] else "prod"
+        assert puts[1]["Resource"] == f"arn:aws:s3:::{BUCKET}/monitoring/mf-team-004-model-01-{stage}/factory/*"
 
 
 def test_package_groups_let_exactly_the_target_accounts_read_their_packages(foundation, many_team_factory):
@@ -157,8 +160,12 @@ def test_endpoints_in_a_target_account_report_to_a_topic_there_and_forward_drift
         template.has_resource_properties("AWS::SNS::Subscription", {"Endpoint": "leads-4@example.com"})
         template.has_resource_properties("AWS::Events::Rule", {
             "Name": "mf-team-004-monitoring-failures",
-            "EventPattern": Match.object_like({"detail": {"ProcessingJobStatus": ["Failed"], "MonitoringScheduleArn": [
-                {"prefix": f"arn:aws:sagemaker:{REGION}:{account}:monitoring-schedule/mf-team-004-"}]}})})
+            "EventPattern": Match.object_like({"detail": Match.object_like({
+                "ProcessingJobStatus": ["Failed"], "RoleArn": [f"arn:aws:iam::{account}:role/mf-team-004-sagemaker-execution"]})})})
+        template.has_resource_properties("AWS::Events::Rule", {
+            "Name": "mf-team-004-drift-run-failures",
+            "EventPattern": Match.object_like({"detail": {"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [
+                {"wildcard": f"arn:aws:sagemaker:{REGION}:{account}:pipeline/mf-team-004-*-drift"}]}})})
         (forward,) = template.find_resources("AWS::Events::Rule", {"Properties": {
             "Name": "mf-team-004-forward-drift-alarms"}}).values()
         assert forward["Properties"]["EventPattern"] == {

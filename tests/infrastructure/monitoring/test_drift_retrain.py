@@ -68,10 +68,23 @@ def test_factory_dashboard_shows_every_model(example_factory):
         dashboards = template.find_resources("AWS::CloudWatch::Dashboard", {"Properties": {
             "DashboardName": f"mf-{team}-factory"}})
         assert len(dashboards) == 1
-        body = json.dumps(next(iter(dashboards.values()))["Properties"]["DashboardBody"])
+        # the body's JSON escapes its quotes: compare without backslashes
+        body = json.dumps(next(iter(dashboards.values()))["Properties"]["DashboardBody"]).replace("\\", "")
         for needle in (f"{model}: build and deploy outcomes", f"mf-{team}-{model}-build", f"mf-{team}-{model}-deploy",
                        "SucceededBuilds", "FailedBuilds", f"mf-{team}-{model}-prod", f"mf-{team}-{model}-staging",
-                       "Invocation5XXErrors", "ModelLatency", "GPUUtilization", "feature_baseline_drift",
-                       "ActionRetrain"):
+                       "Invocation5XXErrors", "ModelLatency", "GPUUtilization", "ActionRetrain",
+                       # the factory engine's row: drift per feature, records, live quality, runs, per stage
+                       '{ModelFactory,Feature,Model,Stage,Team} MetricName="FeatureDrift"',
+                       '{ModelFactory,Metric,Model,Stage,Team} MetricName="LiveQuality"',
+                       f'Model="{model}" Stage="staging"', "DriftRecords", "MonitorRuns",
+                       f"mf-{team}-{model}-prod-monitor-missing"):
             assert needle in body, needle
+        assert "feature_baseline_drift" not in body  # no Model Monitor metric for a factory-engine model
+
+
+def test_a_model_monitor_model_keeps_model_monitors_drift_on_the_dashboard(many_team_factory):
+    body = json.dumps(next(iter(many_team_factory.template("team-003").find_resources(
+        "AWS::CloudWatch::Dashboard").values()))["Properties"]["DashboardBody"]).replace("\\", "")
+    assert "feature_baseline_drift" in body and "mf-team-003-model-00-prod" in body
+    assert 'Model="model-01"' in body and 'Model="model-00"' not in body
 

@@ -262,11 +262,11 @@ def test_monitoring_defaults_and_errors():
     data = copy.deepcopy(MINIMAL)
     data["teams"][0]["models"] = [{"name": "churn"}]
     monitoring = parse_config(data, source="x").teams[0].models[0].monitoring
-    assert (monitoring.schedule, monitoring.drift_threshold, monitoring.retrain_cooldown_hours) == (
-        "cron(0 * ? * * *)", 0.1, 24)
+    assert (monitoring.engine, monitoring.schedule, monitoring.threshold, monitoring.retrain_cooldown_hours) == (
+        "factory", "cron(0 * ? * * *)", 0.2, 24)
     message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "rate(1 hour)"}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.schedule: must be a Model Monitor cron(")
-    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"drift_threshold": 2}))
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"drift_threshold": 11}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.drift_threshold: input should be less")
     message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"retrain_cooldown_hours": 0}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.retrain_cooldown_hours: input should be")
@@ -288,7 +288,7 @@ def test_clarify_monitors_are_off_by_default_and_need_label_facet_and_ground_tru
     assert (monitoring.bias, monitoring.explainability, monitoring.label, monitoring.facet) == (False, False, None, None)
 
     def with_monitoring(**keys):
-        return lambda d: d["teams"][0]["models"][0]["monitoring"].update(keys)
+        return lambda d: d["teams"][0]["models"][0]["monitoring"].update(engine="model_monitor", **keys)
 
     message = error_for(with_monitoring(bias=True, facet={"name": "foreign", "values": [1]}))
     assert message == ("factory.yaml: teams[0].models[0].monitoring.label: is required when bias is true: "
@@ -296,23 +296,64 @@ def test_clarify_monitors_are_off_by_default_and_need_label_facet_and_ground_tru
     message = error_for(with_monitoring(bias=True, label="is_fraud"))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.facet: is required when bias is true")
     message = error_for(lambda d: d["teams"][1]["models"][0].update(
-        monitoring={"bias": True, "label": "y", "facet": {"name": "store"}}))
+        monitoring={"engine": "model_monitor", "bias": True, "label": "y", "facet": {"name": "store"}}))
     assert message.startswith("factory.yaml: teams[1].models[0].monitoring.ground_truth_s3_uri: is required when "
                               "bias is true")
     message = error_for(with_monitoring(bias=True, label="is_fraud", facet={"values": [1]}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.facet.name: is required")
     config = parse_config(copy.deepcopy(EXAMPLE) | {"teams": [
         {**EXAMPLE["teams"][0], "models": [{**EXAMPLE["teams"][0]["models"][0], "monitoring": {
-            **EXAMPLE["teams"][0]["models"][0]["monitoring"], "bias": True, "label": "is_fraud",
+            **EXAMPLE["teams"][0]["models"][0]["monitoring"], "engine": "model_monitor", "bias": True, "label": "is_fraud",
             "facet": {"name": "foreign", "values": [1]}, "explainability": True}}]}]}, source="x")
     monitoring = config.teams[0].models[0].monitoring
     assert monitoring.bias and monitoring.explainability and monitoring.facet.values == [1]
 
 
+def test_the_engine_decides_the_threshold_the_schedules_and_the_monitors():
+    """Factory engine: PSI (default 0.2) on hourly, every-N-hours or daily runs; Model Monitor: its distance
+    in [0, 1] (default 0.1); Clarify only with Model Monitor."""
+    def model_monitoring(**keys):
+        data = copy.deepcopy(MINIMAL)
+        data["teams"][0]["models"] = [{"name": "churn", "monitoring": keys}]
+        return parse_config(data, source="x").teams[0].models[0].monitoring
+
+    assert model_monitoring(engine="model_monitor").threshold == 0.1
+    assert model_monitoring(drift_threshold=1.5).threshold == 1.5
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(
+        monitoring={"engine": "model_monitor", "drift_threshold": 1.5}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.drift_threshold: Model Monitor's "
+                       "feature_baseline_drift is a distance in [0, 1] (got 1.5)")
+    for schedule in ("cron(0 */6 ? * * *)", "cron(0 3 ? * * *)", "cron(0 1/2 ? * * *)"):
+        assert model_monitoring(schedule=schedule).schedule == schedule
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "cron(0 */5 ? * * *)"}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.schedule: every 5 hours: the interval must "
+                       "divide 24 (1, 2, 3, 4, 6, 8, 12) (got 'cron(0 */5 ? * * *)')")
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "cron(0 3 ? * MON *)"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.schedule: the factory engine runs hourly")
+    assert model_monitoring(engine="model_monitor", schedule="cron(0 3 ? * MON *)").schedule  # Model Monitor's own
+    message = error_for(lambda d: d["teams"][0]["models"][0]["monitoring"].update(
+        bias=True, label="is_fraud", facet={"name": "foreign", "values": [1]}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.bias: needs engine: model_monitor (Clarify "
+                       "monitors run as Model Monitor schedules; the factory engine has no bias or explainability "
+                       "monitor) (got True)")
+
+
+def test_model_monitor_and_clarify_get_a_one_line_warning_each():
+    data = copy.deepcopy(EXAMPLE)
+    data["teams"][0]["models"][0]["monitoring"].update(engine="model_monitor", explainability=True)
+    warnings = [w for w in parse_config(data, source="x").warnings() if ".monitoring." in w]
+    assert warnings == [
+        "teams[0].models[0].monitoring.engine: model_monitor needs an account that already uses SageMaker Model "
+        "Monitor (closed to new customers); the factory engine works in every account",
+        "teams[0].models[0].monitoring.explainability: SageMaker Clarify is closed to new customers; needs an "
+        "account that already uses it"]
+    assert not [w for w in parse_config(EXAMPLE, source="x").warnings() if ".monitoring." in w]
+
+
 def test_clarify_monitors_need_a_region_with_clarify():
     def il_central(d):
         d["teams"][0]["region"] = "il-central-1"
-        d["teams"][0]["models"][0]["monitoring"].update(explainability=True)
+        d["teams"][0]["models"][0]["monitoring"].update(engine="model_monitor", explainability=True)
 
     message = error_for(il_central)
     assert message == ("factory.yaml: teams[0].models[0].monitoring.explainability: SageMaker Clarify is not "

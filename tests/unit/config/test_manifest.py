@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.common.monitor_images import MODEL_MONITOR_REGISTRIES
 from stacks.config.endpoint import EndpointSettings
 from stacks.config.factory import parse_config
 from stacks.config.fields import ConfigError
@@ -174,6 +175,30 @@ def test_gpu_table_agrees_with_the_sagemaker_sdk():
 def test_monitoring_needs_captured_data():
     message = error_for(lambda d: d["endpoint"].update(data_capture_percent=0))
     assert message.startswith("m.json: monitoring: needs captured data")
+
+
+FACTORY = json.loads((FIXTURES / "manifest-prod-factory-engine.json").read_text())
+
+
+def test_the_factory_engine_needs_the_registered_baseline_code_and_image():
+    assert parse_manifest(FACTORY, source="m.json").monitoring.active
+    for missing in ("drift_baseline", "drift_code", "drift_image"):
+        data = copy.deepcopy(FACTORY)
+        del data["monitoring"][missing]
+        assert not parse_manifest(data, source="m.json").monitoring.active, missing
+    data = copy.deepcopy(FACTORY)
+    data["monitoring"]["drift_image"] = "sagemaker-scikit-learn:latest"
+    with pytest.raises(ConfigError, match=r"^m.json: monitoring.drift_image: string should match pattern"):
+        parse_manifest(data, source="m.json")
+    data = copy.deepcopy(FACTORY)
+    data["monitoring"]["schedule"] = "cron(0 */7 ? * * *)"
+    with pytest.raises(ConfigError, match=r"^m.json: monitoring.schedule: every 7 hours: the interval must divide 24"):
+        parse_manifest(data, source="m.json")
+    # the factory engine needs no Model Monitor image in the region (ap-southeast-5 has none)
+    assert "ap-southeast-5" not in MODEL_MONITOR_REGISTRIES
+    assert parse_manifest(copy.deepcopy(FACTORY) | {"region": "ap-southeast-5"}, source="m.json").monitoring.active
+    with pytest.raises(ConfigError, match="Model Monitor has no image in ap-southeast-5"):
+        parse_manifest(copy.deepcopy(BASE) | {"region": "ap-southeast-5"}, source="m.json")
 
 
 def test_monitoring_off_needs_no_baseline():
