@@ -252,7 +252,8 @@ def _guard(check: str, target: Target, run: Callable[[], Row | list[Row]]) -> li
     except CheckCannotRun as reason:
         return [Row(check, target.account, target.region, CANNOT_RUN, str(reason))]
     except Exception as error:  # noqa: BLE001 - one row per check, whatever the SDK raised
-        return [Row(check, target.account, target.region, CANNOT_RUN, f"{type(error).__name__}: {error}")]
+        # one line, whatever the SDK's message spans
+        return [Row(check, target.account, target.region, CANNOT_RUN, f"{type(error).__name__}: {' '.join(str(error).split())}")]
     return result if isinstance(result, list) else [result]
 
 

@@ -25,6 +25,8 @@ from stacks.config.factory import FactoryConfig, load_config, parse_config
 from tests.helpers import CONNECTION_ARN
 from tests.synth import ROOT, SynthesizedFactory, synthesize
 
+pytest_plugins = ["tests.fault_coverage"]
+
 EXAMPLE_CONFIG = ROOT / "config" / "factory.yaml"
 MANY_TEAMS = 5
 

@@ -52,3 +52,37 @@ def lint_region(region: str, templates: list[str]) -> list[str]:
     matches = lint_by_config(ManualArgs(templates=templates, regions=[region]))
     return [f"{Path(m.filename).name}: {m.rule.id} {m.message}" for m in matches
             if m.rule.id[0] == "E" or (m.rule.id[0] == "W" and m.rule.id not in ACCEPTED_WARNINGS)]
+
+
+# The faults every AWS call site is tried with (botocore error codes as the services answer them):
+# throttling once retries are spent, access denied, the resource not found, a server error.
+FAULTS = (("ThrottlingException", 400), ("AccessDeniedException", 400), ("ResourceNotFoundException", 404),
+          ("InternalFailure", 500))
+
+
+def inject_fault(client, operation: str, code: str, status: int = 400, times: int = 1, after: int = 0) -> list[dict]:
+    """After `after` calls that go through, the next `times` calls of `operation` (a client method name) on this
+    client answer the AWS error `code`,
+    the way botocore's Stubber answers (a before-call response, so the client raises its modelled exception
+    and the error passes through the client like a real one); later calls go through (moto or AWS).
+    Returns the parameters each faulted call was made with."""
+    from botocore.awsrequest import AWSResponse
+
+    api_name = client.meta.method_to_api_mapping[operation]
+    service = client.meta.service_model.service_id.hyphenize()
+    calls: list[dict] = []
+    passed = [0]
+
+    def answer(params, **_):
+        if passed[0] < after:
+            passed[0] += 1
+            return None
+        if len(calls) >= times:
+            return None
+        calls.append(params)
+        return (AWSResponse("https://injected.invalid", status, {}, None),
+                {"Error": {"Code": code, "Message": f"injected {code}"},
+                 "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "injected"}})
+
+    client.meta.events.register(f"before-call.{service}.{api_name}", answer)
+    return calls

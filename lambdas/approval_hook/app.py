@@ -13,6 +13,7 @@ from functools import cache
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -65,11 +66,18 @@ def handle_change(change: dict) -> dict:
     parsed = PackageStateChange.model_validate(change)
     outcome = hook().handle(parsed)
     log = audit()
+    result = outcome.as_dict()
     if log is not None and outcome.action != "ignore":
-        log.record_decision(package_arn=parsed.ModelPackageArn, status=parsed.ModelApprovalStatus,
-                            decision_time=parsed.decision_time, action=outcome.action, reason=outcome.reason,
-                            execution_id=outcome.execution_id)
-    return outcome.as_dict()
+        try:
+            log.record_decision(package_arn=parsed.ModelPackageArn, status=parsed.ModelApprovalStatus,
+                                decision_time=parsed.decision_time, action=outcome.action, reason=outcome.reason,
+                                execution_id=outcome.execution_id)
+        except ClientError as error:
+            # what was started stays started (a retry would start nothing new): the gap in the log is said
+            code = error.response.get("Error", {}).get("Code", "error")
+            logger.error("the audit log could not record the decision", extra={"error": code})
+            result["reason"] += f"; the audit log could not record it ({code})"
+    return result
 
 
 def handle_api_call(event: dict) -> dict:

@@ -98,7 +98,12 @@ class ApprovalHook:
         else:
             outcome = Outcome("ignore", f"status {change.ModelApprovalStatus} of {change.ModelPackageArn} needs no "
                                         "action", change.ModelPackageArn)
-        self.notify(group, outcome)
+        failed = self.notify(group, outcome)
+        if failed:
+            # the deploy (if any) is started and recorded by the idempotency layer: a retry would start nothing
+            # new, so a failed notification is said in the outcome instead of failing the event
+            outcome = Outcome(outcome.action, f"{outcome.reason}; telling the approvers failed ({failed})",
+                              outcome.package_arn, outcome.execution_id)
         return outcome
 
     def _deploy(self, group: str, package_arn: str, token_parts: tuple[str, ...], reason: str, *,
@@ -206,11 +211,18 @@ class ApprovalHook:
                     return package["ModelPackageArn"]
         return None
 
-    def notify(self, group: str, outcome: Outcome) -> None:
+    def notify(self, group: str, outcome: Outcome) -> str | None:
+        """Tell the approvers; the AWS error code when that failed (retries spent), else None."""
+        from botocore.exceptions import ClientError
+
         if outcome.action == "ignore" and outcome.reason.startswith("package group"):
-            return  # another team's event: not this team's approvers' business
-        self.sns.publish(
-            TopicArn=self.topic_arn,
-            Subject=f"Model Factory {self.team}: {outcome.action} {group}"[:100],
-            Message=outcome.reason + (f" (deploy execution {outcome.execution_id})" if outcome.execution_id else ""),
-        )
+            return None  # another team's event: not this team's approvers' business
+        try:
+            self.sns.publish(
+                TopicArn=self.topic_arn,
+                Subject=f"Model Factory {self.team}: {outcome.action} {group}"[:100],
+                Message=outcome.reason + (f" (deploy execution {outcome.execution_id})" if outcome.execution_id else ""),
+            )
+        except ClientError as error:
+            return error.response.get("Error", {}).get("Code", "error")
+        return None

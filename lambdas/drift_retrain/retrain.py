@@ -70,9 +70,14 @@ class DriftRetrain:
             )["pipelineExecutionId"]
         except Exception:
             # a start that failed is not a retrain: give the cool-down back so that a retry (Lambda's own,
-            # or the next alarm) can start it
-            self._release(pipeline, at, change.alarmName)
+            # or the next alarm) can start it; should that fail too, the claim stays open to this same alarm
+            # (see _claim), so Lambda's retry still starts the retrain
+            try:
+                self._release(pipeline, at, change.alarmName)
+            except Exception:  # noqa: BLE001 - the start's error is the one to raise
+                pass
             raise
+        self._record_start(pipeline, at, change.alarmName, execution)
         outcome = Outcome("retrain", f"drift alarm {change.alarmName} on {endpoint}: retraining with {pipeline} "
                                      f"(next retrain possible after {hours} h)", pipeline, execution)
         try:
@@ -94,15 +99,33 @@ class DriftRetrain:
             pass
 
     def _claim(self, pipeline: str, at: datetime, alarm: str, cooldown: timedelta) -> bool:
-        """One conditional write decides: of concurrent alarms inside the cool-down, exactly one wins."""
+        """One conditional write decides: of concurrent alarms inside the cool-down, exactly one wins. The
+        claim of this very alarm change (same alarm, same time) that never recorded a start is taken again:
+        a retry after a failed start whose claim could not be given back."""
         now = int(at.timestamp())
         try:
             self.dynamodb.put_item(
                 TableName=self.table_name,
                 Item={"pipeline": {"S": pipeline}, "last_retrain": {"N": str(now)}, "alarm": {"S": alarm}},
-                ConditionExpression="attribute_not_exists(pipeline) OR last_retrain <= :cutoff",
-                ExpressionAttributeValues={":cutoff": {"N": str(now - int(cooldown.total_seconds()))}},
+                ConditionExpression="attribute_not_exists(pipeline) OR last_retrain <= :cutoff OR "
+                                    "(last_retrain = :now AND alarm = :alarm AND attribute_not_exists(execution))",
+                ExpressionAttributeValues={":cutoff": {"N": str(now - int(cooldown.total_seconds()))},
+                                           ":now": {"N": str(now)}, ":alarm": {"S": alarm}},
             )
         except self.dynamodb.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def _record_start(self, pipeline: str, at: datetime, alarm: str, execution: str) -> None:
+        """The claim now names its execution, so that a redelivery of the alarm starts nothing. If this write
+        fails, a redelivery asks CodePipeline again with the same clientRequestToken, which starts no second
+        execution (CodePipeline API reference, StartPipelineExecution: clientRequestToken)."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table_name, Key={"pipeline": {"S": pipeline}},
+                UpdateExpression="SET execution = :execution",
+                ConditionExpression="last_retrain = :claimed AND alarm = :alarm",
+                ExpressionAttributeValues={":execution": {"S": execution}, ":claimed": {"N": str(int(at.timestamp()))},
+                                           ":alarm": {"S": alarm}})
+        except Exception:  # noqa: BLE001 - the retrain runs either way
+            pass

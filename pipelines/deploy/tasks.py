@@ -40,6 +40,10 @@ class DeployError(Exception):
     pass
 
 
+# how S3 answers for an object that is not there (HeadObject has no body, so only its status: "404")
+MISSING_OBJECT = {"404", "NoSuchKey", "NotFound"}
+
+
 def serving_parameter(team: str, model: str, stage: str) -> str:
     return f"/model-factory/{team}/{model}/{stage}/model-package-arn"
 
@@ -101,22 +105,24 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         bucket, key = _split_s3(uri)
         try:
             s3.head_object(Bucket=bucket, Key=key)
-        except s3.exceptions.ClientError:
-            raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
+        except s3.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in MISSING_OBJECT:
+                raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
+            raise DeployError(f"model artifacts of {package_arn} cannot be read ({code}): {uri}") from None
 
     requested = dict(settings.get("monitoring", {}))
     clarify = {kind: requested.pop(kind, False) for kind in ("bias", "explainability")}
     engine = requested.get("engine", "factory")
     block = drift_baseline_block(s3, package) if engine == "factory" else monitoring_block(s3, package, **clarify)
     monitoring = {**requested, **block}
-    out.mkdir(parents=True, exist_ok=True)
+    manifests = {}
     for stage in ("staging", "prod"):
         stage_account = settings.get("stage_accounts", {}).get(stage, settings["account"])
-        manifest = {"team": team, "model": model, "stage": stage, "account": stage_account,
-                    "factory_account": settings["account"], "tags": settings.get("tags", {}),
-                    "region": settings["region"], "model_package_arn": package_arn,
-                    "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
-        (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
+        manifests[stage] = {"team": team, "model": model, "stage": stage, "account": stage_account,
+                            "factory_account": settings["account"], "tags": settings.get("tags", {}),
+                            "region": settings["region"], "model_package_arn": package_arn,
+                            "endpoint": settings["endpoint"][stage], "monitoring": monitoring}
 
     report = evaluation_report(s3, package)
     challenger = flatten(report)
@@ -135,6 +141,10 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         summary += " (on the same test split)" if same_split else " (each on its own test split)"
     variables = {"APPROVAL_SUMMARY": summary, "REVIEW_URL": review_url(settings["region"], group, version),
                  "PACKAGE_VERSION": version}
+    # written only now that every read they depend on succeeded: a failed read leaves no manifest behind
+    out.mkdir(parents=True, exist_ok=True)
+    for stage, manifest in manifests.items():
+        (out / f"manifest-{stage}.json").write_text(json.dumps(manifest, indent=2))
     (out / "variables.json").write_text(json.dumps(variables, indent=2))
     return variables
 
@@ -150,8 +160,11 @@ def drift_baseline_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     bucket, key = _split_s3(baseline)
     try:
         document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.ClientError:
-        raise DeployError(f"drift baseline of the package is missing: {baseline}") from None
+    except s3.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in MISSING_OBJECT:
+            raise DeployError(f"drift baseline of the package is missing: {baseline}") from None
+        raise DeployError(f"drift baseline of the package cannot be read ({code}): {baseline}") from None
     except ValueError:
         raise DeployError(f"drift baseline of the package is not JSON: {baseline}") from None
     features = list(document.get("features", {})) if isinstance(document, dict) else []
@@ -174,8 +187,11 @@ def monitoring_block(s3, package: dict[str, Any], *, bias: bool = False, explain
     bucket, key = _split_s3(constraints)
     try:
         document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.ClientError:
-        raise DeployError(f"data-quality constraints of the package are missing: {constraints}") from None
+    except s3.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in MISSING_OBJECT:
+            raise DeployError(f"data-quality constraints of the package are missing: {constraints}") from None
+        raise DeployError(f"data-quality constraints of the package cannot be read ({code}): {constraints}") from None
     features = [feature["name"] for feature in document.get("features", []) if "name" in feature]
     block: dict[str, Any] = {"baselines": {"statistics": statistics, "constraints": constraints}, "features": features}
     model_quality = drift.get("ModelQuality", {})
@@ -262,14 +278,14 @@ def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any], se
     """A client of the account the stage's endpoint runs in: in a separate account, through the team's
     deploy-action role there (which may invoke and describe the team's endpoints)."""
     if manifest["account"] == settings["account"]:
-        return boto3.client(service, config=RETRIES)
+        return remember_resources(boto3.client(service, config=RETRIES))
     partition = manifest["model_package_arn"].split(":")[1]
     role_arn = target_role_arn(partition, manifest["account"], deploy_action_role_name(settings["team"]))
-    sts = boto3.client("sts", config=RETRIES)
+    sts = remember_resources(boto3.client("sts", config=RETRIES))
     credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="deploy-task")["Credentials"]
-    return boto3.client(service, aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"], config=RETRIES)
+    return remember_resources(boto3.client(service, aws_access_key_id=credentials["AccessKeyId"],
+                                           aws_secret_access_key=credentials["SecretAccessKey"],
+                                           aws_session_token=credentials["SessionToken"], config=RETRIES))
 
 
 def check_still_approved(*, sagemaker, package_arn: str) -> str:
@@ -311,11 +327,32 @@ def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str, sagem
     return name
 
 
+# the resource each AWS operation of this run was last called on, for the one-line error of a failed call
+LAST_RESOURCE: dict[str, str] = {}
+RESOURCE_PARAMETERS = ("ModelPackageName", "EndpointName", "EndpointConfigName", "ModelName",
+                       "InferenceComponentName", "EndpointNameEquals", "RoleArn", "Name")
+
+
+def resource_of(params: dict[str, Any]) -> str:
+    if "Bucket" in params:
+        return f"s3://{params['Bucket']}/{params.get('Key', params.get('Prefix', ''))}"
+    return next((str(params[k]) for k in RESOURCE_PARAMETERS if k in params), "")
+
+
+def remember_resources(client):
+    """Keeps, per operation, what the client last called it on (the API parameters, before serialization;
+    the handler changes nothing)."""
+    def before_call(params, model, **_):
+        LAST_RESOURCE[model.name] = resource_of(params)
+    client.meta.events.register("before-parameter-build.*.*", before_call)
+    return client
+
+
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     def client(service: str):
-        return boto3.client(service, config=RETRIES)
+        return remember_resources(boto3.client(service, config=RETRIES))
 
     args = sys.argv[1:] if argv is None else argv
     settings = json.loads(os.environ["DEPLOY_SETTINGS"])
@@ -350,8 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ClientError as error:
         details = error.response.get("Error", {})
-        print(f"deploy: {error.operation_name} failed: {details.get('Code', 'Unknown')}: {details.get('Message', '')}",
-              file=sys.stderr)
+        resource = LAST_RESOURCE.get(error.operation_name, "")
+        print(f"deploy: {error.operation_name}{f' on {resource}' if resource else ''} failed: "
+              f"{details.get('Code', 'Unknown')}: {details.get('Message', '')}".rstrip(": "), file=sys.stderr)
         return 1
     return 0
 

@@ -330,9 +330,13 @@ def promote(aws: dict, settings, execution_arn: str, out=print) -> str:
         line = f"left {package_arn} pending for the approvers: {why}"
     out(f"model build: {line}")
     if settings.notification_topic_arn:
-        aws_call("sns:Publish", settings.notification_topic_arn, lambda: aws["sns"].publish(
-            TopicArn=settings.notification_topic_arn, Subject=f"Model Factory: {settings.pipeline_name}"[:100],
-            Message=line))
+        try:
+            aws_call("sns:Publish", settings.notification_topic_arn, lambda: aws["sns"].publish(
+                TopicArn=settings.notification_topic_arn, Subject=f"Model Factory: {settings.pipeline_name}"[:100],
+                Message=line))
+        except BuildError as error:
+            # the decision stands (an approval already started the deploy): the build says who was not told
+            out(f"model build: telling the approvers failed: {error}")
     return "approved" if approve else "pending"
 
 
@@ -363,14 +367,34 @@ def upload_code(s3, settings) -> None:
         put(f"{settings.code_prefix}/{script}", (CODE / script).read_bytes())
 
 
+# polls in a row whose retries are all spent before the build gives up on an execution (and stops it)
+MAX_FAILED_POLLS = 5
+
+
 def wait_for_execution(sagemaker_client, execution_arn: str, *, poll_seconds: float, timeout_seconds: float,
                        sleep=time.sleep, clock=time.monotonic) -> str:
     """Poll until the execution ends; raise BuildError naming the failed step unless it succeeded. At the
     timeout the execution is stopped (it must not register a model after its build has failed)."""
     deadline = clock() + timeout_seconds
+    failed_polls = 0
     while True:
-        status = aws_call("sagemaker:DescribePipelineExecution", execution_arn,
-                          lambda: sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
+        try:
+            status = aws_call("sagemaker:DescribePipelineExecution", execution_arn,
+                              lambda: sagemaker_client.describe_pipeline_execution(PipelineExecutionArn=execution_arn))
+        except BuildError as error:
+            # a poll whose retries are spent is not the execution's end: poll again, a few times
+            failed_polls += 1
+            if failed_polls < MAX_FAILED_POLLS:
+                sleep(poll_seconds)
+                continue
+            try:  # the build fails: the execution must not register a model after it
+                sagemaker_client.stop_pipeline_execution(
+                    PipelineExecutionArn=execution_arn, ClientRequestToken=hashlib.sha256(execution_arn.encode()).hexdigest())
+                stopped = "stopped it"
+            except Exception:  # noqa: BLE001 - the poll's error is the one to report
+                stopped = "could not stop it either"
+            raise BuildError(f"{error} ({failed_polls} polls in a row; {stopped})") from None
+        failed_polls = 0
         state = status["PipelineExecutionStatus"]
         if state in TERMINAL_STATES:
             break

@@ -182,7 +182,7 @@ class ModelMonitoring(Strict):
 
     @model_validator(mode="after")
     def _fits_the_engine(self) -> ModelMonitoring:
-        check_engine_settings(self.engine, self.schedule, self.drift_threshold)
+        check_engine_settings(self.engine, self.schedule, self.drift_threshold, self.alarm_periods)
         for kind in ("bias", "explainability"):
             if getattr(self, kind) and self.engine != "model_monitor":
                 raise field_error(kind, "needs engine: model_monitor (Clarify monitors run as Model Monitor "

@@ -26,7 +26,8 @@ def run_interval_hours(schedule: str) -> int:
     `cron(0 H ? * * *)`. The job reads the capture of exactly that many hours. Raises ValueError."""
     match = _CRON.match(schedule)
     shape = "hourly cron(0 * ? * * *), every N hours cron(0 */N ? * * *) or daily cron(0 H ? * * *)"
-    if not match or match.group(2) not in "?*" or match.group(3) != "*" or match.group(4) not in "?*" \
+    # EventBridge Scheduler: "*" in one of day-of-month and day-of-week needs "?" in the other
+    if not match or (match.group(2), match.group(4)) not in (("?", "*"), ("*", "?")) or match.group(3) != "*" \
             or match.group(5) != "*":
         raise ValueError(f"the factory engine runs {shape}")
     hours = match.group(1)
@@ -43,13 +44,20 @@ def run_interval_hours(schedule: str) -> int:
     raise ValueError(f"the factory engine runs {shape}")
 
 
-def check_engine_settings(engine: str, schedule: str, drift_threshold: float | None) -> None:
+# PutMetricAlarm: "Period multiplied by EvaluationPeriods can't be more than 604,800 seconds" (7 days)
+MAX_ALARM_RANGE_HOURS = 168
+
+
+def check_engine_settings(engine: str, schedule: str, drift_threshold: float | None, alarm_periods: int = 1) -> None:
     """What each engine can run (the factory config and the deploy manifest both check it)."""
     if engine == "factory":
         try:
-            run_interval_hours(schedule)
+            hours = run_interval_hours(schedule)
         except ValueError as error:
             raise field_error("schedule", str(error), schedule) from None
+        if hours * alarm_periods > MAX_ALARM_RANGE_HOURS:
+            raise field_error("alarm_periods", f"{alarm_periods} runs of {hours} h is more than the "
+                              f"{MAX_ALARM_RANGE_HOURS} h a CloudWatch alarm can look back", alarm_periods)
     elif drift_threshold is not None and drift_threshold > 1:
         raise field_error("drift_threshold", "Model Monitor's feature_baseline_drift is a distance in [0, 1]",
                           drift_threshold)
@@ -105,7 +113,7 @@ class Monitoring(BaseModel):
 
     @model_validator(mode="after")
     def _fits_the_engine(self) -> Monitoring:
-        check_engine_settings(self.engine, self.schedule, self.drift_threshold)
+        check_engine_settings(self.engine, self.schedule, self.drift_threshold, self.alarm_periods)
         return self
 
     @property

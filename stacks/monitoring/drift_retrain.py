@@ -48,7 +48,7 @@ class DriftRetrain(Construct):
         )
         self.function, self.dead_letters = retrain.function, retrain.dead_letters
         # claim the cool-down; give it back when the start failed
-        self.table.grant(self.function, "dynamodb:PutItem", "dynamodb:DeleteItem")
+        self.table.grant(self.function, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         pipelines = sorted(set(pipeline_by_endpoint.values()))
         if pipelines:
             self.function.add_to_role_policy(iam.PolicyStatement(

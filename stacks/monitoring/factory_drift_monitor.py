@@ -58,7 +58,8 @@ def pipeline_definition(*, team: str, model: str, stage: str, settings: Monitori
                  "--team", team, "--model", model, "--stage", stage, "--threshold", f"{settings.threshold:g}",
                  "--min-records", str(settings.min_records), "--problem-type", settings.problem_type]
     if settings.model_quality_active:
-        arguments += ["--ground-truth-uri", settings.ground_truth_s3_uri, "--metric", settings.quality_metric]
+        arguments += ["--ground-truth-uri", settings.ground_truth_s3_uri.rstrip("/") + "/",
+                      "--metric", settings.quality_metric]
 
     def s3_input(name: str, uri: str, local_path: str) -> dict:
         return {"InputName": name, "AppManaged": False, "S3Input": {
@@ -111,10 +112,7 @@ class FactoryDriftMonitor(Construct):
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=name, role_arn=job_role_arn,
             pipeline_description=f"Model Factory: drift and quality of {self.endpoint_name} (factory engine)",
-            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)},
-            # one run at a time: a slow run never overlaps the next
-            # (a JSON property in CloudFormation's schema: CDK passes the dict through, hence the key's case)
-            parallelism_configuration={"MaxParallelExecutionSteps": 1})
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)})
         self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=name)
         self.schedule = scheduler.CfnSchedule(
             self, "Schedule", name=self.endpoint_name,

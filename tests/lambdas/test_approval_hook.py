@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.helpers import Context
+from tests.helpers import FAULTS, Context, inject_fault
 from tests.synth import ROOT
 
 HOOK = ROOT / "lambdas" / "approval_hook"
@@ -322,3 +322,116 @@ def test_every_client_retries_throttling_in_standard_mode(aws):
     hook, audit = aws["app"].hook(), aws["app"].audit()
     for client in (hook.sagemaker, hook.codepipeline, hook.ssm, hook.sns, audit.dynamodb):
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+# --- every AWS call fails well (fault matrix) ------------------------------------------------------
+# What a failed call does, once botocore's retries are spent (docs/approval-and-deploy.md, "When an AWS call
+# fails"): a call before the deploy starts fails the event, so the idempotency record is not kept and
+# Lambda's retry acts on it once; a failed notification or audit entry after the start is said in the
+# outcome, and a redelivery starts nothing more. Each test tries every fault of FAULTS in turn on one moto
+# account (a fresh package per fault).
+
+@pytest.mark.parametrize("client, operation", [("sagemaker", "list_model_packages"),
+                                               ("codepipeline", "start_pipeline_execution")])
+def test_an_approval_whose_call_fails_starts_nothing_and_its_retry_deploys_once(aws, client, operation):
+    from botocore.exceptions import ClientError
+
+    deployed = []
+    for code, status in FAULTS:
+        arn = register(aws, "Approved")
+        inject_fault(getattr(aws["app"].hook(), client), operation, code, status)
+        with pytest.raises(ClientError, match=code):
+            aws["app"].handler(event(arn, "Approved"), Context())
+        assert started_with(aws) == deployed, code
+        assert aws["app"].handler(event(arn, "Approved"), Context())["action"] == "deploy"  # Lambda's retry
+        aws["app"].handler(event(arn, "Approved"), Context())  # a later duplicate delivery
+        deployed.append(arn)
+        assert started_with(aws) == deployed, code
+
+
+@pytest.mark.parametrize("client, operation", [("ssm", "get_parameter"), ("ssm", "get_parameter_history"),
+                                               ("sagemaker", "describe_model_package"),
+                                               ("codepipeline", "list_pipeline_executions")])
+def test_a_rejection_whose_call_fails_rolls_back_nothing_and_its_retry_rolls_back_once(aws, client, operation):
+    """SSM answers a missing parameter with ParameterNotFound (handled: nothing serves there); every other
+    error of these reads fails the event."""
+    from botocore.exceptions import ClientError
+
+    first = register(aws, "Approved")
+    serving(aws, "prod", first)
+    rolled_back = []
+    for code, status in FAULTS:
+        rejected = register(aws, "Approved")
+        serving(aws, "prod", rejected)
+        aws["sagemaker"].update_model_package(ModelPackageArn=rejected, ModelApprovalStatus="Rejected")
+        inject_fault(getattr(aws["app"].hook(), client), operation, code, status)
+        with pytest.raises(ClientError, match=code):
+            aws["app"].handler(event(rejected, "Rejected"), Context())
+        assert started_with(aws) == rolled_back, code
+        assert aws["app"].handler(event(rejected, "Rejected"), Context())["package_arn"] == first
+        rolled_back.append(first)
+        assert started_with(aws) == rolled_back, code
+        serving(aws, "prod", first)  # the rollback served
+
+
+def test_a_failed_notification_after_the_start_is_said_and_never_starts_again(aws):
+    deployed = []
+    for code, status in FAULTS:
+        arn = register(aws, "Approved")
+        inject_fault(aws["app"].hook().sns, "publish", code, status)
+        result = aws["app"].handler(event(arn, "Approved"), Context())
+        assert result["action"] == "deploy" and result["reason"].endswith(f"; telling the approvers failed ({code})")
+        assert aws["app"].handler(event(arn, "Approved"), Context()) == result  # a redelivery: the same outcome
+        deployed.append(arn)
+        assert started_with(aws) == deployed, code
+
+
+def test_a_failed_audit_entry_after_the_start_is_said_and_never_starts_again(aws):
+    deployed = []
+    for code, status in FAULTS:
+        arn = register(aws, "Approved")
+        inject_fault(aws["app"].audit().dynamodb, "put_item", code, status)
+        result = aws["app"].handler(event(arn, "Approved"), Context())
+        assert result["action"] == "deploy" and result["reason"].endswith(
+            f"; the audit log could not record it ({code})")
+        aws["app"].handler(event(arn, "Approved"), Context())
+        deployed.append(arn)
+        assert started_with(aws) == deployed, code
+    assert len(notifications(aws)) == len(FAULTS)
+
+
+@pytest.mark.parametrize("operation", ["get_pipeline_execution", "stop_pipeline_execution"])
+def test_a_failed_stop_of_a_rejected_deploy_fails_the_event_for_a_retry(aws, operation):
+    """moto finishes executions at once, so the in-flight deploy is the documented ListPipelineExecutions
+    answer (Stubber); the failed call fails the event before any rollback starts."""
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    rejected = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{GROUP}/4"
+    codepipeline = boto3.client("codepipeline", region_name=REGION)
+    hook = aws["app"].ApprovalHook(team=TEAM, groups={GROUP}, topic_arn="t", sagemaker=None,
+                                   codepipeline=codepipeline, ssm=None, sns=None)
+    pipeline = f"{GROUP}-deploy"
+    for code, status in FAULTS:
+        with Stubber(codepipeline) as stub:
+            stub.add_response("list_pipeline_executions", {"pipelineExecutionSummaries": [
+                {"pipelineExecutionId": "e-1", "status": "InProgress"}]}, {"pipelineName": pipeline})
+            if operation == "stop_pipeline_execution":
+                stub.add_response("get_pipeline_execution", {"pipelineExecution": {
+                    "pipelineName": pipeline, "pipelineExecutionId": "e-1", "status": "InProgress",
+                    "variables": [{"name": "ModelPackageArn", "resolvedValue": rejected}]}})
+            stub.add_client_error(operation, service_error_code=code, http_status_code=status)
+            with pytest.raises(ClientError, match=code):
+                hook._stop_deploys_of(GROUP, rejected)
+            stub.assert_no_pending_responses()
+
+
+def test_a_failed_audit_read_of_a_cloudtrail_call_fails_the_event_for_a_retry(aws):
+    from botocore.exceptions import ClientError
+
+    event_ = json.loads((ROOT / "tests" / "fixtures" / "events" / "cloudtrail-update-model-package.json").read_text())
+    for code, status in FAULTS:
+        inject_fault(aws["app"].audit().dynamodb, "query", code, status)
+        with pytest.raises(ClientError, match=code):
+            aws["app"].handler(event_, Context())
+    assert aws["app"].handler(event_, Context())["action"] == "audit"  # the retry records it

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.helpers import Context
+from tests.helpers import FAULTS, Context, inject_fault
 from tests.synth import ROOT
 
 CODE = ROOT / "lambdas" / "drift_retrain"
@@ -151,51 +151,74 @@ def test_the_retrain_tells_the_build_it_was_started_by_drift(aws):
     assert execution["pipelineExecution"]["variables"] == [{"name": "Trigger", "resolvedValue": "drift"}]
 
 
-class FailingStarts:
-    """The CodePipeline client, whose first `failures` starts fail as the API does (throttling)."""
+# --- every AWS call fails well (fault matrix; docs/monitoring.md, "When an AWS call fails") ----------
+# Each test tries every fault of FAULTS in turn (a new alarm time per fault, so each is its own alarm change).
 
-    def __init__(self, client, failures: int) -> None:
-        self.client, self.failures, self.calls = client, failures, []
-
-    def start_pipeline_execution(self, **kwargs):
-        from botocore.exceptions import ClientError
-
-        self.calls.append(kwargs)
-        if self.failures:
-            self.failures -= 1
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                              "StartPipelineExecution")
-        return self.client.start_pipeline_execution(**kwargs)
+def at(hour: int) -> str:
+    return f"2026-11-{10 + hour:02d}T08:00:00Z"  # a day apart: each fault's alarm is outside the cool-down
 
 
 def test_a_failed_start_gives_the_cooldown_back_so_the_retry_retrains(aws):
     """A failed side effect is never remembered as done: the claim is released, Lambda's retry starts it."""
-    retrain = aws["app"].retrain()
-    failing = FailingStarts(retrain.codepipeline, failures=1)
-    retrain.codepipeline = failing
-    with pytest.raises(Exception, match="ThrottlingException"):
-        aws["app"].handler(alarm(), Context())
-    assert starts(aws) == 0
-    assert aws["app"].handler(alarm(), Context())["action"] == "retrain"
-    assert starts(aws) == 1 and len(failing.calls) == 2
-    # the same alarm delivered again after the successful start starts nothing more
-    assert aws["app"].handler(alarm(), Context())["action"] == "cooling-down"
-    assert starts(aws) == 1
+    from botocore.exceptions import ClientError
+
+    for number, (code, status) in enumerate(FAULTS):
+        inject_fault(aws["app"].retrain().codepipeline, "start_pipeline_execution", code, status)
+        with pytest.raises(ClientError, match=code):
+            aws["app"].handler(alarm(at=at(number)), Context())
+        assert starts(aws) == number, code
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "retrain"  # Lambda's retry
+        assert starts(aws) == number + 1, code
+        # the same alarm delivered again after the successful start starts nothing more
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "cooling-down"
+        assert starts(aws) == number + 1, code
+
+
+def test_a_failed_start_whose_claim_cannot_be_given_back_is_still_retried(aws):
+    from botocore.exceptions import ClientError
+
+    for number, (code, status) in enumerate(FAULTS):
+        retrain = aws["app"].retrain()
+        inject_fault(retrain.codepipeline, "start_pipeline_execution", "ThrottlingException")
+        inject_fault(retrain.dynamodb, "delete_item", code, status)
+        with pytest.raises(ClientError, match="ThrottlingException"):  # the start's error, not the release's
+            aws["app"].handler(alarm(at=at(number)), Context())
+        # the claim stayed, but it is this alarm change's own and names no execution: the retry takes it again
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "retrain", code
+        assert starts(aws) == number + 1, code
+        # another alarm inside the cool-down still starts nothing
+        assert aws["app"].handler(alarm(name="mf-fraud-card-fraud-prod-drift-hour", at=at(number)),
+                                  Context())["action"] == "cooling-down"
+
+
+def test_a_failed_claim_starts_nothing_and_fails_for_a_retry(aws):
+    from botocore.exceptions import ClientError
+
+    for number, (code, status) in enumerate(FAULTS):
+        inject_fault(aws["app"].retrain().dynamodb, "put_item", code, status)
+        with pytest.raises(ClientError, match=code):
+            aws["app"].handler(alarm(at=at(number)), Context())
+        assert starts(aws) == number, code
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "retrain"
+        assert starts(aws) == number + 1, code
+
+
+def test_a_failed_record_of_the_start_still_retrains_once(aws):
+    """If naming the execution on the claim fails, the retrain runs; a redelivery would ask CodePipeline again
+    with the same clientRequestToken (one execution per token)."""
+    for number, (code, status) in enumerate(FAULTS):
+        inject_fault(aws["app"].retrain().dynamodb, "update_item", code, status)
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "retrain", code
+        assert starts(aws) == number + 1, code
 
 
 def test_a_failed_notification_after_a_successful_start_is_not_a_reason_to_start_again(aws):
-    retrain = aws["app"].retrain()
-
-    class Broken:
-        def publish(self, **kwargs):
-            from botocore.exceptions import ClientError
-            raise ClientError({"Error": {"Code": "KMSAccessDeniedException", "Message": "no"}}, "Publish")
-
-    retrain.sns = Broken()
-    result = aws["app"].handler(alarm(), Context())
-    assert result["action"] == "retrain" and result["reason"].endswith(
-        "; telling the approvers failed (KMSAccessDeniedException)")
-    assert starts(aws) == 1
+    for number, (code, status) in enumerate(FAULTS):
+        inject_fault(aws["app"].retrain().sns, "publish", code, status)
+        result = aws["app"].handler(alarm(at=at(number)), Context())
+        assert result["action"] == "retrain" and result["reason"].endswith(f"; telling the approvers failed ({code})")
+        assert aws["app"].handler(alarm(at=at(number)), Context())["action"] == "cooling-down"
+        assert starts(aws) == number + 1, code
 
 
 def test_insufficient_data_starts_nothing(aws):

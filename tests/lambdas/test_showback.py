@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from tests.helpers import Context
+from tests.helpers import FAULTS, Context, inject_fault
 from tests.synth import ROOT
 
 CODE = ROOT / "lambdas" / "showback"
@@ -140,3 +140,37 @@ def test_clients_retry_throttling_in_standard_mode(monkeypatch):
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
     for module in ("app", "showback"):
         sys.modules.pop(module, None)
+
+
+def test_a_failed_cost_explorer_read_publishes_nothing_and_fails_for_a_retry(showback):
+    """The schedule's event is retried by Lambda, then goes to the dead-letter queue (alarmed); a partial
+    table is never sent (docs/accounts-and-cost.md, "When an AWS call fails")."""
+    from botocore.exceptions import ClientError
+
+    stubber = showback["stubber"]
+    for code, status in FAULTS:
+        stubber.add_response("get_cost_and_usage", {"ResultsByTime": [{"Groups": [group("card-fraud", "1")]}],
+                                                    "NextPageToken": "p2"}, expected_request("2026-11-01", "2026-12-01"))
+        stubber.add_client_error("get_cost_and_usage", service_error_code=code, http_status_code=status)
+        with stubber, pytest.raises(ClientError, match=code):
+            showback["app"].handler(SCHEDULED, Context(), today=date(2026, 12, 3))
+        stubber.assert_no_pending_responses()
+        assert showback["inbox"]() == [], code
+
+
+def test_a_failed_publish_fails_for_a_retry_that_sends_the_table_once(showback):
+    from botocore.exceptions import ClientError
+
+    stubber = showback["stubber"]
+    _, sns = showback["app"].clients()
+    for code, status in FAULTS:
+        for _ in range(2):  # the failed run and Lambda's retry each read the costs
+            stubber.add_response("get_cost_and_usage", {"ResultsByTime": [{"Groups": [group("card-fraud", "5")]}]},
+                                 expected_request("2026-11-01", "2026-12-01"))
+        inject_fault(sns, "publish", code, status)
+        with stubber:
+            with pytest.raises(ClientError, match=code):
+                showback["app"].handler(SCHEDULED, Context(), today=date(2026, 12, 3))
+            assert showback["app"].handler(SCHEDULED, Context(), today=date(2026, 12, 3))["action"] == "published"
+        stubber.assert_no_pending_responses()
+        assert len(showback["inbox"]()) == 1, code

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from pipelines.deploy import tasks
 from stacks.config.endpoint import EndpointSettings
+from tests.helpers import FAULTS, inject_fault
 from tests.synth import ROOT
 
 REGION, BUCKET, GROUP = "eu-west-1", "mf-fraud-123456789012-eu-west-1", "mf-fraud-card-fraud"
@@ -388,23 +389,146 @@ def test_a_package_rejected_at_the_gate_does_not_reach_prod(aws):
         tasks.check_still_approved(sagemaker=aws["sagemaker"], package_arn=arn)
 
 
-def test_an_aws_error_in_a_task_is_one_line(monkeypatch, capsys):
-    from botocore.exceptions import ClientError
+# --- every AWS call fails well (fault matrix; docs/approval-and-deploy.md, "When an AWS call fails") --------
+# A task's failed call is one line naming the call, the resource and AWS's error code, exit 1, and no file a
+# later stage reads (manifests, variables) is left behind.
 
-    def throttled(**kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeModelPackage")
+REAL_CLIENT = boto3.client
 
-    class FakeBoto3:
-        @staticmethod
-        def client(name, **kwargs):
-            return type("C", (), {"describe_model_package": staticmethod(throttled)})()
 
-    monkeypatch.setitem(__import__("sys").modules, "boto3", FakeBoto3)
+def faulty_clients(monkeypatch, operation: str, code: str, status: int, after: int = 0) -> None:
+    """boto3.client as the tasks call it, on moto, with `operation` failing once (after `after` good calls)."""
+    def client(service, *args, **kwargs):
+        made = REAL_CLIENT(service, *args, **{"region_name": REGION, **kwargs})
+        if operation in made.meta.method_to_api_mapping:
+            inject_fault(made, operation, code, status, after=after)
+        return made
+    monkeypatch.setattr(boto3, "client", client)
+
+
+VALIDATE_CALLS = [  # in the order Validate makes them; `after` skips the earlier calls of the same operation
+    ("describe_model_package", 0, "model package {arn} cannot be read: injected {code}"),
+    ("head_object", 0, "model artifacts of {arn} cannot be read ({code}): s3://"),
+    ("get_object", 0, "drift baseline of the package cannot be read ({code}): s3://"),
+    ("get_object", 1, "GetObject on s3://{bucket}/reports/mf-fraud-card-fraud/0.95/evaluation.json failed: {code}"),
+    ("get_parameter", 0, "GetParameter on /model-factory/fraud/card-fraud/prod/model-package-arn failed: {code}"),
+    ("describe_model_package", 1, "DescribeModelPackage on {champion} failed: {code}"),
+]
+
+
+@pytest.mark.parametrize("operation, after, line", VALIDATE_CALLS)
+def test_validate_fails_in_one_line_and_writes_no_manifest_when_a_call_fails(aws, monkeypatch, capsys, tmp_path,
+                                                                              operation, after, line):
+    champion = package(aws, auc=0.93)
+    aws["ssm"].put_parameter(Name="/model-factory/fraud/card-fraud/prod/model-package-arn", Value=champion,
+                             Type="String")
+    arn = package(aws, drift=True)
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    monkeypatch.setenv("MODEL_PACKAGE_ARN", arn)
+    for number, (code, status) in enumerate(FAULTS):
+        out = tmp_path / str(number)
+        monkeypatch.setenv("DEPLOY_OUT", str(out))
+        faulty_clients(monkeypatch, operation, code, status, after)
+        assert tasks.main(["validate"]) == 1, code
+        (message,) = capsys.readouterr().err.splitlines()
+        assert message.startswith("deploy: " + line.format(arn=arn, code=code, bucket=BUCKET, champion=champion)), (
+            message)
+        assert not out.exists() or not list(out.iterdir()), code
+
+
+def test_validate_with_model_monitor_fails_in_one_line_when_the_constraints_cannot_be_read(aws, tmp_path):
+    arn = package(aws, baseline=True)
+    for code, status in FAULTS:
+        inject_fault(aws["s3"], "get_object", code, status)
+        with pytest.raises(tasks.DeployError, match=rf"^data-quality constraints of the package cannot be read "
+                                                    rf"\({code}\): s3://"):
+            validate(aws, arn, tmp_path / code, MODEL_MONITOR)
+        assert not (tmp_path / code).exists()
+
+
+def test_check_approved_fails_in_one_line_on_any_fault(aws, monkeypatch, capsys):
     monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
     monkeypatch.setenv("MODEL_PACKAGE_ARN", PROD_ARN)
-    assert tasks.main(["check-approved"]) == 1
-    assert capsys.readouterr().err.strip().splitlines() == [
-        "deploy: DescribeModelPackage failed: ThrottlingException: Rate exceeded"]
+    for code, status in FAULTS:
+        faulty_clients(monkeypatch, "describe_model_package", code, status)
+        assert tasks.main(["check-approved"]) == 1
+        assert capsys.readouterr().err.splitlines() == [
+            f"deploy: DescribeModelPackage on {PROD_ARN} failed: {code}: injected {code}"]
+
+
+class FailAt:
+    """A Stubber whose answer to `operation` is the error, and which answers nothing after it."""
+
+    def __init__(self, stub, operation: str, code: str, status: int) -> None:
+        self.stub, self.operation, self.code, self.status, self.failed = stub, operation, code, status, False
+
+    def add_response(self, operation, response, params=None):
+        if self.failed:
+            return
+        if operation == self.operation:
+            self.stub.add_client_error(operation, service_error_code=self.code, http_status_code=self.status)
+            self.failed = True
+        else:
+            self.stub.add_response(operation, response, params)
+
+
+@pytest.mark.parametrize("operation, component", [
+    ("describe_endpoint", False), ("describe_endpoint_config", False), ("list_inference_components", True),
+    ("describe_inference_component", True), ("describe_model", False)])
+def test_record_records_nothing_when_the_check_of_what_serves_fails(aws, operation, component):
+    from botocore.exceptions import ClientError
+
+    stage = "staging" if component else "prod"
+    name = f"/model-factory/fraud/card-fraud/{stage}/model-package-arn"
+    aws["ssm"].put_parameter(Name=name, Value=OLD_ARN, Type="String")
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for code, status in FAULTS:
+        with Stubber(sagemaker) as stub:
+            describe_chain(FailAt(stub, operation, code, status), f"mf-fraud-card-fraud-{stage}", PROD_ARN,
+                           component=component)
+            with pytest.raises(ClientError, match=code):
+                tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage=stage, package_arn=PROD_ARN, sagemaker=sagemaker)
+            stub.assert_no_pending_responses()
+        assert aws["ssm"].get_parameter(Name=name)["Parameter"]["Value"] == OLD_ARN, code
+
+
+def test_a_failed_record_is_one_line(aws, monkeypatch, capsys, tmp_path):
+    (tmp_path / "manifest-prod.json").write_text(json.dumps({"account": SETTINGS["account"], "model_package_arn": PROD_ARN}))
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    monkeypatch.setenv("DEPLOY_OUT", str(tmp_path))
+    for code, status in FAULTS:
+        faulty_clients(monkeypatch, "describe_endpoint", code, status)
+        assert tasks.main(["record", "prod"]) == 1
+        assert capsys.readouterr().err.splitlines() == [
+            f"deploy: DescribeEndpoint on mf-fraud-card-fraud-prod failed: {code}: injected {code}"]
+    with pytest.raises(aws["ssm"].exceptions.ParameterNotFound):  # nothing recorded
+        aws["ssm"].get_parameter(Name="/model-factory/fraud/card-fraud/prod/model-package-arn")
+
+
+def test_a_failed_parameter_write_is_one_line(aws, monkeypatch, capsys):
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
+    for code, status in FAULTS:
+        inject_fault(aws["ssm"], "put_parameter", code, status)
+        from botocore.exceptions import ClientError
+        with pytest.raises(ClientError, match=code):
+            tasks.record(ssm=aws["ssm"], settings=SETTINGS, stage="prod", package_arn=PROD_ARN)
+
+
+@pytest.mark.parametrize("operation, separate", [("invoke_endpoint", False), ("assume_role", True)])
+def test_a_failed_smoke_test_call_is_one_line(aws, monkeypatch, capsys, tmp_path, operation, separate):
+    manifest = {**staging_manifest(), "account": "333333333333" if separate else SETTINGS["account"],
+                "model_package_arn": PROD_ARN}
+    (tmp_path / "manifest-staging.json").write_text(json.dumps(manifest))
+    settings = {**SETTINGS, "sample_data": str(ROOT / "pipelines/modelbuild/data/transactions.csv"),
+                "smoke_test_max_p95_ms": 1000}
+    monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(settings))
+    monkeypatch.setenv("DEPLOY_OUT", str(tmp_path))
+    resource = ("arn:aws:iam::333333333333:role/mf-fraud-deploy-action" if separate else "mf-fraud-card-fraud-staging")
+    for code, status in FAULTS:
+        faulty_clients(monkeypatch, operation, code, status)
+        assert tasks.main(["smoke-test"]) == 1
+        api = {"invoke_endpoint": "InvokeEndpoint", "assume_role": "AssumeRole"}[operation]
+        assert capsys.readouterr().err.splitlines() == [f"deploy: {api} on {resource} failed: {code}: injected {code}"]
 
 
 def test_the_gate_compares_both_models_on_the_same_split_when_the_build_scored_the_champion(aws, tmp_path):
@@ -422,20 +546,18 @@ def test_the_gate_compares_both_models_on_the_same_split_when_the_build_scored_t
                                              "(on the same test split)")
 
 
-def test_deploy_task_clients_retry_throttling_in_standard_mode(monkeypatch):
+def test_deploy_task_clients_retry_throttling_in_standard_mode(aws, monkeypatch):
     """boto3 guide "Retries": standard mode retries throttling and transient errors; the default is legacy."""
     made = []
+    real = boto3.client
 
-    class RecordingBoto3:
-        @staticmethod
-        def client(name, **kwargs):
-            made.append((name, kwargs.get("config")))
-            return type("C", (), {"describe_model_package": staticmethod(
-                lambda **_: {"ModelApprovalStatus": "Approved"})})()
+    def recording(name, **kwargs):
+        made.append((name, kwargs.get("config")))
+        return real(name, region_name=REGION, **{k: v for k, v in kwargs.items() if k != "region_name"})
 
-    monkeypatch.setitem(__import__("sys").modules, "boto3", RecordingBoto3)
+    monkeypatch.setattr(boto3, "client", recording)
     monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
-    monkeypatch.setenv("MODEL_PACKAGE_ARN", PROD_ARN)
-    tasks.main(["check-approved"])
+    monkeypatch.setenv("MODEL_PACKAGE_ARN", package(aws))
+    assert tasks.main(["check-approved"]) == 0
     assert made and all(config is not None and config.retries == {"mode": "standard", "total_max_attempts": 10}
                         for _, config in made)

@@ -277,3 +277,44 @@ def test_an_aws_error_of_the_job_is_one_line_and_a_failed_run(aws, tmp_path, cap
     err = capsys.readouterr().err
     assert err.startswith("drift: An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation")
     assert err.count("\n") == 1
+
+
+def test_every_aws_call_of_the_job_fails_the_run_and_publishes_nothing_judged(aws, baseline, tmp_path):
+    """A failed read publishes nothing (the missing-run alarm and the failed-run rule tell the approvers);
+    a failed publish fails the run the same way (its report is not uploaded: the job fails)."""
+    from botocore.exceptions import ClientError
+
+    from tests.helpers import FAULTS, inject_fault
+
+    s3, cloudwatch = aws
+    put_capture(s3, "2026/12/01/08", DATA.iloc[12000:12300])
+    for client, operation in ((s3, "list_objects_v2"), (s3, "get_object"), (cloudwatch, "put_metric_data")):
+        for code, status in FAULTS:
+            inject_fault(client, operation, code, status)
+            with pytest.raises(ClientError, match=code):
+                run(s3, cloudwatch, baseline, tmp_path / operation / code)
+    assert published(cloudwatch) == {}
+
+
+def test_the_job_lists_the_ground_truth_folder_its_role_may_list(aws, baseline, tmp_path):
+    """The role allows s3:prefix "<folder>/*" (stacks/monitoring/drift_job_roles.py): the job lists "<folder>/"
+    even when the config's URI has no trailing slash."""
+    s3, cloudwatch = aws
+    listed = []
+    s3.meta.events.register("before-parameter-build.s3.ListObjectsV2", lambda params, **_: listed.append(params["Prefix"]))
+    run(s3, cloudwatch, baseline, tmp_path, ground_truth_uri=f"s3://{BUCKET}/ground-truth/card-fraud")
+    assert listed == ["data-capture/mf-fraud-card-fraud-prod/", "ground-truth/card-fraud/"]
+
+
+def test_a_window_whose_labels_are_one_class_publishes_no_quality(aws, baseline, tmp_path):
+    """AUC is undefined on one class: neither LiveQuality nor QualityRecords goes out, so the quality alarm's
+    IF(joined >= min, quality, gate) has no datapoint instead of a 0 that would breach the gate."""
+    s3, cloudwatch = aws
+    live = DATA.iloc[12000:12400]
+    put_capture(s3, "2026/12/01/08", live)
+    truth = "\n".join(json.dumps({"groundTruthData": {"data": "0", "encoding": "CSV"},
+                                  "eventMetadata": {"eventId": f"e-{i}"}, "eventVersion": "0"}) for i in range(400))
+    s3.put_object(Bucket=BUCKET, Key="gt/2026/12/01/08/labels.jsonl", Body=truth.encode())
+    result = run(s3, cloudwatch, baseline, tmp_path, ground_truth_uri=f"s3://{BUCKET}/gt", metric="auc")
+    assert result["quality"]["records"] == 400 and np.isnan(result["quality"]["value"])
+    assert not {"LiveQuality", "QualityRecords"} & set(published(cloudwatch))

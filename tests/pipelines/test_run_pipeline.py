@@ -15,6 +15,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from pipeline import PipelineSettings
 
+from tests.helpers import FAULTS, inject_fault
+
 REGION = "eu-west-1"
 ARN = "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud/execution/abc123"
 GROUP = "mf-fraud-card-fraud"
@@ -106,11 +108,27 @@ def test_a_build_that_gives_up_stops_the_execution_so_it_registers_nothing():
 def test_an_aws_error_while_waiting_is_one_line_naming_the_call_and_code():
     sagemaker = client("sagemaker")
     with Stubber(sagemaker) as stub:
-        stub.add_client_error("describe_pipeline_execution", "AccessDeniedException", "not allowed")
+        for _ in range(run_pipeline.MAX_FAILED_POLLS):
+            stub.add_client_error("describe_pipeline_execution", "AccessDeniedException", "not allowed")
+        stub.add_response("stop_pipeline_execution", {"PipelineExecutionArn": ARN})
         with pytest.raises(run_pipeline.BuildError) as caught:
             run_pipeline.wait_for_execution(sagemaker, ARN, poll_seconds=1, timeout_seconds=60, sleep=lambda s: None)
+        stub.assert_no_pending_responses()
     assert str(caught.value) == (f"sagemaker:DescribePipelineExecution on {ARN} failed: AccessDeniedException: "
-                                 "not allowed")
+                                 "not allowed (5 polls in a row; stopped it)")
+
+
+def test_a_few_failed_polls_in_a_long_wait_do_not_fail_the_build():
+    sagemaker = client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        for code, status in FAULTS:
+            stub.add_client_error("describe_pipeline_execution", service_error_code=code, http_status_code=status)
+        stub.add_response("describe_pipeline_execution", describe("Executing"))
+        stub.add_client_error("describe_pipeline_execution", "ThrottlingException")
+        stub.add_response("describe_pipeline_execution", describe("Succeeded"))
+        assert run_pipeline.wait_for_execution(sagemaker, ARN, poll_seconds=1, timeout_seconds=3600,
+                                               sleep=lambda s: None) == "Succeeded"
+        stub.assert_no_pending_responses()
 
 
 def test_clients_retry_throttling_with_botocores_standard_mode():
@@ -346,3 +364,154 @@ def test_the_champion_is_the_package_serving_prod(aws):
     assert run_pipeline.find_champion(aws["ssm"], aws["sagemaker"], AUTO.champion_parameter) == ("", "")
     aws["ssm"].put_parameter(Name=AUTO.champion_parameter, Value=arn, Type="String")
     assert run_pipeline.find_champion(aws["ssm"], aws["sagemaker"], AUTO.champion_parameter) == (arn, "")
+
+
+# --- every AWS call fails well (fault matrix; docs/model-build.md, "When an AWS call fails") ------------
+# Every call of the build is made through aws_call: a failed one is the build's one line naming the call, the
+# resource and AWS's error code; what the build had not done yet stays undone.
+
+EXECUTION = "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud/execution/exec-42"
+
+
+def one_line(caught) -> str:
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_a_failed_read_of_the_training_data_uploads_nothing(s3):
+    for code, status in FAULTS:
+        inject_fault(s3, "list_objects_v2", code, status)
+        with pytest.raises(run_pipeline.BuildError) as caught:
+            run_pipeline.ensure_training_data(s3, SETTINGS, out=lambda line: None)
+        assert one_line(caught).startswith(f"s3:ListObjectsV2 on s3://team-bucket/mf-fraud-card-fraud/data/ failed: {code}")
+        assert keys(s3) == set(), code
+
+
+def test_a_failed_seed_upload_is_one_line(s3):
+    for code, status in FAULTS:
+        inject_fault(s3, "put_object", code, status)
+        with pytest.raises(run_pipeline.BuildError) as caught:
+            run_pipeline.ensure_training_data(s3, SETTINGS, out=lambda line: None)
+        assert one_line(caught) == f"s3:PutObject on s3://team-bucket/mf-fraud-card-fraud/data/seed.csv failed: {code}"
+
+
+def test_a_failed_registry_read_starts_no_build(aws):
+    register(aws["sagemaker"], COMMIT, "sha256:older")
+    aws["ssm"].put_parameter(Name=AUTO.champion_parameter, Value=register(aws["sagemaker"], "c", "v"), Type="String")
+    newest = lambda: run_pipeline.newest_package(aws["sagemaker"], GROUP)  # noqa: E731
+    champion = lambda: run_pipeline.find_champion(aws["ssm"], aws["sagemaker"], AUTO.champion_parameter)  # noqa: E731
+    for client_name, operation, call, name in (
+            ("sagemaker", "list_model_packages", newest, "sagemaker:ListModelPackages"),
+            ("sagemaker", "describe_model_package", newest, "sagemaker:DescribeModelPackage"),
+            ("ssm", "get_parameter", champion, "ssm:GetParameter"),
+            ("sagemaker", "describe_model_package", champion, "sagemaker:DescribeModelPackage")):
+        for code, status in FAULTS:
+            inject_fault(aws[client_name], operation, code, status)
+            with pytest.raises(run_pipeline.BuildError) as caught:
+                call()
+            assert one_line(caught).startswith(f"{name} on ") and f"failed: {code}" in str(caught.value)
+    inject_fault(aws["sagemaker"], "list_model_packages", "ThrottlingException")
+    with pytest.raises(run_pipeline.BuildError):
+        run_pipeline.run(None, env={**ENV, "PIPELINE_EXECUTION_ID": ""}, aws=aws, out=lambda line: None)
+    assert FakePipeline.upserts == []
+
+
+def test_a_failed_code_upload_or_start_waits_for_nothing(aws):
+    for operation in ("put_object", "start_pipeline_execution"):
+        for code, status in FAULTS:
+            target = aws["s3"] if operation == "put_object" else aws["sagemaker"]
+            # the training data is already there: the first put is the code's
+            run_pipeline.ensure_training_data(aws["s3"], SETTINGS, out=lambda line: None)
+            inject_fault(target, operation, code, status)
+            with Stubber(aws["sagemaker"]) as stub:
+                stub.add_response("list_model_packages", {"ModelPackageSummaryList": []})
+                if operation == "start_pipeline_execution":
+                    stub.add_client_error("start_pipeline_execution", service_error_code=code, http_status_code=status)
+                with pytest.raises(run_pipeline.BuildError) as caught:
+                    run_pipeline.run(None, env={**ENV, "PIPELINE_EXECUTION_ID": ""}, aws=aws, out=lambda line: None)
+                stub.assert_no_pending_responses()  # no DescribePipelineExecution: nothing is waited for
+            name = "s3:PutObject" if operation == "put_object" else "sagemaker:StartPipelineExecution"
+            assert one_line(caught).startswith(f"{name} on ") and f"failed: {code}" in str(caught.value)
+
+
+def test_a_failed_read_of_who_started_the_build_is_one_line():
+    codepipeline = client("codepipeline")
+    for code, status in FAULTS:
+        with Stubber(codepipeline) as stub:
+            stub.add_client_error("get_pipeline_execution", service_error_code=code, http_status_code=status)
+            with pytest.raises(run_pipeline.BuildError) as caught:
+                run_pipeline.lineage_from_environment({**ENV, "TRIGGER": "push"}, codepipeline)
+        assert one_line(caught).startswith(f"codepipeline:GetPipelineExecution on mf-fraud-card-fraud-build failed: "
+                                           f"{code}")
+
+
+@pytest.mark.parametrize("operation", ["describe_pipeline_execution", "list_pipeline_execution_steps",
+                                       "stop_pipeline_execution"])
+def test_a_failed_call_while_waiting_is_one_line(operation):
+    sagemaker = client("sagemaker")
+    for code, status in FAULTS:
+        with Stubber(sagemaker) as stub:
+            if operation == "list_pipeline_execution_steps":
+                stub.add_response("describe_pipeline_execution", describe("Failed"))
+            elif operation == "stop_pipeline_execution":
+                stub.add_response("describe_pipeline_execution", describe("Executing"))
+            else:  # every poll fails: after MAX_FAILED_POLLS the build gives up and stops the execution
+                for _ in range(run_pipeline.MAX_FAILED_POLLS - 1):
+                    stub.add_client_error(operation, service_error_code=code, http_status_code=status)
+            stub.add_client_error(operation, service_error_code=code, http_status_code=status)
+            if operation == "describe_pipeline_execution":
+                stub.add_response("stop_pipeline_execution", {"PipelineExecutionArn": ARN})
+            with pytest.raises(run_pipeline.BuildError) as caught:
+                run_pipeline.wait_for_execution(sagemaker, ARN, poll_seconds=1, timeout_seconds=10,
+                                                sleep=lambda s: None, clock=Clock(60))
+            stub.assert_no_pending_responses()
+        assert f" on {ARN} failed: {code}" in one_line(caught), (operation, code)
+
+
+def test_promotion_whose_read_or_approval_fails_approves_nothing(aws, monkeypatch):
+    arn = register(aws["sagemaker"], COMMIT, "sha256:x")
+    aws["s3"].put_object(Bucket="team-bucket", Key="mf-fraud-card-fraud/executions/exec-42/evaluation/evaluation.json",
+                         Body=json.dumps(report()).encode())
+    for operation in ("list_pipeline_execution_steps", "get_object", "update_model_package"):
+        for code, status in FAULTS:
+            if operation == "list_pipeline_execution_steps":
+                monkeypatch.undo()
+                sagemaker = client("sagemaker")
+                with Stubber(sagemaker) as stub:
+                    stub.add_client_error(operation, service_error_code=code, http_status_code=status)
+                    with pytest.raises(run_pipeline.BuildError) as caught:
+                        run_pipeline.registered_package(sagemaker, EXECUTION)
+            else:
+                monkeypatch.setattr(run_pipeline, "registered_package", lambda sagemaker, execution_arn: arn)
+                inject_fault(aws["s3"] if operation == "get_object" else aws["sagemaker"], operation, code, status)
+                with pytest.raises(run_pipeline.BuildError) as caught:
+                    run_pipeline.promote(aws, AUTO, EXECUTION, out=lambda line: None)
+            assert f"failed: {code}" in one_line(caught), (operation, code)
+    assert aws["sagemaker"].describe_model_package(ModelPackageName=arn).get("ModelApprovalStatus") != "Approved"
+
+
+def test_a_failed_notification_after_an_approval_keeps_the_approval_and_says_so(aws, monkeypatch):
+    arn = register(aws["sagemaker"], COMMIT, "sha256:x")
+    aws["s3"].put_object(Bucket="team-bucket", Key="mf-fraud-card-fraud/executions/exec-42/evaluation/evaluation.json",
+                         Body=json.dumps(report()).encode())
+    topic = aws["sns"].create_topic(Name="mf-fraud-approvers")["TopicArn"]
+    monkeypatch.setattr(run_pipeline, "registered_package", lambda sagemaker, execution_arn: arn)
+    settings = PipelineSettings(**{**AUTO.__dict__, "notification_topic_arn": topic})
+    for code, status in FAULTS:
+        inject_fault(aws["sns"], "publish", code, status)
+        said = []
+        assert run_pipeline.promote(aws, settings, EXECUTION, out=said.append) == "approved"
+        assert said[-1].startswith(f"model build: telling the approvers failed: sns:Publish on {topic} failed: {code}")
+    assert aws["sagemaker"].describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+
+
+def test_a_build_that_cannot_stop_the_execution_says_so():
+    sagemaker = client("sagemaker")
+    for code, status in FAULTS:
+        with Stubber(sagemaker) as stub:
+            for _ in range(run_pipeline.MAX_FAILED_POLLS):
+                stub.add_client_error("describe_pipeline_execution", "ThrottlingException")
+            stub.add_client_error("stop_pipeline_execution", service_error_code=code, http_status_code=status)
+            with pytest.raises(run_pipeline.BuildError, match=r"\(5 polls in a row; could not stop it either\)$"):
+                run_pipeline.wait_for_execution(sagemaker, ARN, poll_seconds=1, timeout_seconds=60, sleep=lambda s: None)
+            stub.assert_no_pending_responses()

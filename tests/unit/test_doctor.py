@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 
 from scripts import doctor
 from stacks.config.factory import parse_config
+from tests.helpers import FAULTS
 
 FACTORY, TARGET, REGION = "111111111111", "333333333333", "eu-west-1"
 
@@ -42,12 +43,13 @@ class StubbedSession:
     def client(self, service, region_name=None, config=None):
         client = boto3.client(service, region_name=region_name, aws_access_key_id="x", aws_secret_access_key="x")
         stubber = Stubber(client)
-        if service == "sts":
+        if service == "sts" and (self.account, "sts") not in self.plan:
             stubber.add_response("get_caller_identity", {
                 "Account": self.account, "Arn": f"arn:aws:sts::{self.account}:assumed-role/ops/me", "UserId": "x"})
         for step in self.plan.get((self.account, service), []):
-            if len(step) == 2:
-                stubber.add_client_error(step[0], service_error_code=step[1], http_status_code=400)
+            if len(step) == 2:  # (operation, error code) or (operation, (error code, HTTP status))
+                code, status = step[1] if isinstance(step[1], tuple) else (step[1], 400)
+                stubber.add_client_error(step[0], service_error_code=code, http_status_code=status)
             else:
                 stubber.add_response(*step)
         stubber.activate()
@@ -249,3 +251,21 @@ def test_min_bootstrap_version_covers_every_synthesized_stack(example_factory):
     required = {v for manifest in example_factory.outdir.glob("**/manifest.json")
                 for v in versions(json.loads(manifest.read_text()))}
     assert required and max(required) == doctor.MIN_BOOTSTRAP_VERSION
+
+
+def test_every_call_of_every_check_fails_into_its_row_never_a_traceback():
+    """Each AWS call of the doctor, with each fault of FAULTS: its row is not OK, says why in one line, and the
+    other checks still run (the doctor never stops at the first failure)."""
+    cfg = config(monitoring={"engine": "model_monitor"})
+    healthy = healthy_plan(cfg)
+    calls = [(key, step[0]) for key, steps in healthy.items() for step in steps] + [((FACTORY, "sts"), "get_caller_identity")]
+    assert len(calls) == 9  # every operation the doctor makes (its call sites in scripts/doctor.py)
+    for (account, service), operation in calls:
+        for code, status in FAULTS:
+            plan = {**healthy_plan(cfg), (account, service): [(operation, (code, status))]}
+            rows = run(cfg, plan)
+            bad = [r for r in rows if r.account == account and r.status != "OK"]
+            assert bad, (operation, code)
+            assert all("\n" not in r.fix for r in rows)
+            if operation != "get_caller_identity":  # without credentials nothing else can run for the account
+                assert any(r.status == "OK" for r in rows if r.account == account), (operation, code)

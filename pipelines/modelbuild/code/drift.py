@@ -245,13 +245,14 @@ def cloudwatch_metrics(result: dict, *, team: str, model: str, stage: str) -> li
                      "Value": figures["value"], "Unit": "None"})
     if result["score"]:
         data.append({"MetricName": "ScoreDrift", "Dimensions": base, "Value": result["score"]["value"], "Unit": "None"})
-    if result["quality"]:
-        data.append({"MetricName": "QualityRecords", "Dimensions": base, "Value": result["quality"]["records"],
-                     "Unit": "Count"})
-        if result["quality"].get("sufficient", True) and math.isfinite(result["quality"]["value"]):
-            data.append({"MetricName": "LiveQuality", "Dimensions": [*base, {"Name": "Metric",
-                                                                              "Value": result["quality"]["metric"]}],
-                         "Value": result["quality"]["value"], "Unit": "None"})
+    # QualityRecords only next to a LiveQuality: the alarm's IF(joined >= min, quality, gate) is 0 where
+    # `quality` has no datapoint (CloudWatch metric math, "Using IF expressions"), which would breach the gate
+    # (AUC is undefined when a window's labels are all one class)
+    quality = result["quality"]
+    if quality and quality.get("sufficient", True) and math.isfinite(quality["value"]):
+        data.append({"MetricName": "QualityRecords", "Dimensions": base, "Value": quality["records"], "Unit": "Count"})
+        data.append({"MetricName": "LiveQuality", "Dimensions": [*base, {"Name": "Metric", "Value": quality["metric"]}],
+                     "Value": quality["value"], "Unit": "None"})
     return data
 
 
@@ -286,6 +287,8 @@ def window_lines(s3, uri: str, start: datetime, end: datetime, skip: tuple[str, 
     """Every line of the .jsonl files under `uri` written inside the window (none under a `skip` URI), and
     how many files."""
     bucket, prefix = split_s3(uri)
+    # a folder: list "<prefix>/" (what the job role may list), never a sibling that starts the same way
+    prefix = prefix.rstrip("/") + "/"
     skipped = tuple(split_s3(u)[1] for u in skip)
     keys = [item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
             for item in page.get("Contents", [])

@@ -51,7 +51,8 @@ def test_iam_starts_only_the_teams_build_pipelines_and_writes_only_the_cooldown_
     starts = [s for s in statements if s.get("Sid") == "StartBuildPipelines"]
     assert starts[0]["Resource"] == "arn:aws:codepipeline:eu-west-1:111111111111:mf-fraud-card-fraud-build"
     table_actions = [s["Action"] for s in statements if "dynamodb" in json.dumps(s["Action"])]
-    assert table_actions == [["dynamodb:DeleteItem", "dynamodb:PutItem"]]  # claim; give back a failed start's claim
+    # claim; name the started execution; give back a failed start's claim
+    assert table_actions == [["dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]]
 
 
 def test_cooldown_table_is_encrypted_and_keyed_by_pipeline(foundation):

@@ -57,7 +57,6 @@ def test_the_pipeline_runs_one_processing_step_the_service_accepts(factory_engin
     _, pipeline = only(factory_engine, "AWS::SageMaker::Pipeline")
     assert pipeline["Properties"]["PipelineName"] == f"{ENDPOINT}-drift"
     assert pipeline["Properties"]["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/mf-fraud-drift-job"
-    assert pipeline["Properties"]["ParallelismConfiguration"] == {"MaxParallelExecutionSteps": 1}
     body = definition(factory_engine)
     assert set(body) <= {"Version", "Metadata", "Parameters", "Steps"} and body["Version"] == "2020-12-01"
     (step,) = body["Steps"]
@@ -80,7 +79,7 @@ def test_the_job_runs_the_registered_engine_on_the_windows_capture(factory_engin
         "--skip-uri", f"s3://{BUCKET}/data-capture/{ENDPOINT}/{ENDPOINT}/Shadow/", "--baseline", "/opt/ml/processing/baseline",
         "--out", "/opt/ml/processing/report", "--window-hours", "1", "--team", "fraud", "--model", "card-fraud",
         "--stage", "prod", "--threshold", "0.2", "--min-records", "200", "--problem-type", "binary_classification",
-        "--ground-truth-uri", f"s3://{BUCKET}/ground-truth/card-fraud", "--metric", "auc"]
+        "--ground-truth-uri", f"s3://{BUCKET}/ground-truth/card-fraud/", "--metric", "auc"]
     inputs = {i["InputName"]: i["S3Input"] for i in arguments["ProcessingInputs"]}
     assert (inputs["code"]["S3Uri"], inputs["code"]["LocalPath"]) == (manifest["drift_code"],
                                                                       "/opt/ml/processing/input/code")
@@ -246,3 +245,17 @@ def test_the_window_follows_the_schedule(schedule, hours):
                                kms_key_arn=KEY, role_arn="arn:aws:iam::111111111111:role/mf-fraud-drift-job")
     arguments = body["Steps"][0]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--window-hours") + 1] == hours
+
+
+def test_what_the_job_lists_is_what_its_role_may_list(factory_engine, fraud):
+    """The endpoint stack's job arguments and the foundation stack's role agree: every prefix the job lists
+    (drift.py lists "<folder>/") matches an s3:prefix the role allows."""
+    from fnmatch import fnmatchcase
+
+    arguments = definition(factory_engine)["Steps"][0]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    statements = role_statements(fraud, "mf-fraud-drift-job")
+    allowed = [*statements["ListCaptureBaselinesAndCode"]["Condition"]["StringLike"]["s3:prefix"],
+               *statements["ListGroundTruth0"]["Condition"]["StringLike"]["s3:prefix"]]
+    for flag in ("--capture-uri", "--ground-truth-uri"):
+        prefix = arguments[arguments.index(flag) + 1].split("/", 3)[3].rstrip("/") + "/"
+        assert any(fnmatchcase(prefix, pattern) for pattern in allowed), (flag, prefix, allowed)

@@ -331,6 +331,15 @@ def test_the_engine_decides_the_threshold_the_schedules_and_the_monitors():
     message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "cron(0 3 ? * MON *)"}))
     assert message.startswith("factory.yaml: teams[0].models[0].monitoring.schedule: the factory engine runs hourly")
     assert model_monitoring(engine="model_monitor", schedule="cron(0 3 ? * MON *)").schedule  # Model Monitor's own
+    # EventBridge Scheduler needs "?" in one of day-of-month and day-of-week
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(monitoring={"schedule": "cron(0 * * * * *)"}))
+    assert message.startswith("factory.yaml: teams[0].models[0].monitoring.schedule: the factory engine runs hourly")
+    assert model_monitoring(schedule="cron(0 * * * ? *)").schedule
+    # an alarm looks back at most 7 days (PutMetricAlarm: Period x EvaluationPeriods <= 604,800 s)
+    message = error_for(lambda d: d["teams"][0]["models"][0].update(
+        monitoring={"schedule": "cron(0 2 ? * * *)", "alarm_periods": 8, "alarm_datapoints": 2}))
+    assert message == ("factory.yaml: teams[0].models[0].monitoring.alarm_periods: 8 runs of 24 h is more than the "
+                       "168 h a CloudWatch alarm can look back (got 8)")
     message = error_for(lambda d: d["teams"][0]["models"][0]["monitoring"].update(
         bias=True, label="is_fraud", facet={"name": "foreign", "values": [1]}))
     assert message == ("factory.yaml: teams[0].models[0].monitoring.bias: needs engine: model_monitor (Clarify "
