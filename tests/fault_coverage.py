@@ -154,7 +154,7 @@ def pytest_unconfigure(config):
 def pytest_terminal_summary(terminalreporter):
     sites = call_sites()
     covered = _recorder.covered(sites)
-    terminalreporter.write_line(f"AWS call sites with a fault test: {len(covered)} of {len(sites)} "
+    terminalreporter.write_line(f"AWS call sites with a fault test in this run: {len(covered)} of {len(sites)} "
                                 f"({', '.join(FAULT_SOURCES)}; FAULT_REPORT=1 lists the others)")
     if os.environ.get("FAULT_REPORT"):
         for (file, line), (_, operation) in sorted(sites.items()):

@@ -174,8 +174,10 @@ class EndpointMonitoring(Construct):
         settings, mb = self.settings, sagemaker.CfnModelBiasJobDefinition
         self.bias_job = mb(
             self, "ModelBiasJob",
+            # the SDK's ModelBiasMonitor publishes by default through this variable (clarify_model_monitoring.py)
             model_bias_app_specification=mb.ModelBiasAppSpecificationProperty(
-                image_uri=clarify_image(cdk.Stack.of(self).region), config_uri=settings.bias_baselines.config),
+                image_uri=clarify_image(cdk.Stack.of(self).region), config_uri=settings.bias_baselines.config,
+                environment={"publish_cloudwatch_metrics": "Enabled"}),
             model_bias_baseline_config=mb.ModelBiasBaselineConfigProperty(
                 constraints_resource=mb.ConstraintsResourceProperty(s3_uri=settings.bias_baselines.constraints)),
             model_bias_job_input=mb.ModelBiasJobInputProperty(
@@ -194,7 +196,8 @@ class EndpointMonitoring(Construct):
             self, "ModelExplainabilityJob",
             model_explainability_app_specification=me.ModelExplainabilityAppSpecificationProperty(
                 image_uri=clarify_image(cdk.Stack.of(self).region),
-                config_uri=settings.explainability_baselines.config),
+                config_uri=settings.explainability_baselines.config,
+                environment={"publish_cloudwatch_metrics": "Enabled"}),
             model_explainability_baseline_config=me.ModelExplainabilityBaselineConfigProperty(
                 constraints_resource=me.ConstraintsResourceProperty(
                     s3_uri=settings.explainability_baselines.constraints)),

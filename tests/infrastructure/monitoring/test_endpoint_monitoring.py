@@ -152,3 +152,10 @@ def test_model_monitor_jobs_encrypt_inter_container_traffic_and_publish_their_me
         assert props["NetworkConfig"] == {"EnableNetworkIsolation": True,
                                           "EnableInterContainerTrafficEncryption": True}, kind
         assert props[f"{kind}AppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}, kind
+    # Clarify's monitors too (the SDK's ModelBias/ModelExplainabilityMonitor set the same variable, default on;
+    # sagemaker/core/model_monitor/clarify_model_monitoring.py); no network isolation: Clarify calls SageMaker
+    for kind in ("ModelBias", "ModelExplainability"):
+        (job,) = prod.find_resources(f"AWS::SageMaker::{kind}JobDefinition").values()
+        props = job["Properties"]
+        assert props["NetworkConfig"] == {"EnableInterContainerTrafficEncryption": True}, kind
+        assert props[f"{kind}AppSpecification"]["Environment"] == {"publish_cloudwatch_metrics": "Enabled"}, kind
