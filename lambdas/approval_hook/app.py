@@ -30,7 +30,6 @@ from audit import ApiCall, AuditLog
 logger = Logger(service="approval-hook")
 metrics = Metrics(namespace="ModelFactory", service="approval-hook")
 
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
 idempotency = IdempotencyConfig(
     # one approval decision (package, status, when it was made) acts once, however often it is delivered
     event_key_jmespath="[ModelPackageArn, ModelApprovalStatus, LastModifiedTime]",
@@ -61,7 +60,19 @@ def audit() -> AuditLog | None:
     return AuditLog(table_name=AUDIT_TABLE, dynamodb=boto3.client("dynamodb", config=RETRIES)) if AUDIT_TABLE else None
 
 
-@idempotent_function(data_keyword_argument="change", persistence_store=persistence, config=idempotency)
+@cache
+def persistence() -> DynamoDBPersistenceLayer:
+    """The idempotency table's client is made on first use, like the others, and retries the same way."""
+    return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto_config=RETRIES)
+
+
+@cache
+def handle_change_once():
+    """handle_change, acting once per approval decision however often it is delivered."""
+    return idempotent_function(data_keyword_argument="change", persistence_store=persistence(),
+                               config=idempotency)(handle_change)
+
+
 def handle_change(change: dict) -> dict:
     parsed = PackageStateChange.model_validate(change)
     outcome = hook().handle(parsed)
@@ -108,7 +119,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
                      extra={"error": str(error).splitlines()[0]})
         metrics.add_metric(name="MalformedEvents", unit=MetricUnit.Count, value=1)
         return {"action": "ignore", "reason": "malformed event"}
-    result = handle_change(change=change.model_dump())
+    result = handle_change_once()(change=change.model_dump())
     logger.info(result["reason"], extra=result)
     metrics.add_metric(name=f"Action{result['action'].capitalize()}", unit=MetricUnit.Count, value=1)
     return result

@@ -320,8 +320,27 @@ def test_every_client_retries_throttling_in_standard_mode(aws):
     """Standard mode retries throttling and transient errors with backoff; botocore's default is legacy mode
     (boto3 guide "Retries": https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html)."""
     hook, audit = aws["app"].hook(), aws["app"].audit()
-    for client in (hook.sagemaker, hook.codepipeline, hook.ssm, hook.sns, audit.dynamodb):
+    # the idempotency layer's DynamoDB client too (made on first use, not at import)
+    for client in (hook.sagemaker, hook.codepipeline, hook.ssm, hook.sns, audit.dynamodb,
+                   aws["app"].persistence().client):
         assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+def test_a_failed_idempotency_write_starts_nothing_and_the_retry_deploys_once(aws):
+    """Powertools saves the in-progress record before the hook acts: if that write fails, nothing started."""
+    from botocore.exceptions import ClientError
+
+    deployed = []
+    for code, status in FAULTS:
+        arn = register(aws, "Approved")
+        inject_fault(aws["app"].persistence().client, "put_item", code, status)
+        with pytest.raises(Exception) as caught:
+            aws["app"].handler(event(arn, "Approved"), Context())
+        assert code in repr(caught.value) or isinstance(caught.value.__cause__, ClientError), code
+        assert started_with(aws) == deployed, code
+        assert aws["app"].handler(event(arn, "Approved"), Context())["action"] == "deploy"
+        deployed.append(arn)
+        assert started_with(aws) == deployed, code
 
 
 # --- every AWS call fails well (fault matrix) ------------------------------------------------------
