@@ -14,11 +14,16 @@ from constructs import IConstruct
 REPORT_FILE = "validation-report.json"
 
 
+# An informational pack (`cdk synth --context nist=1`): reported, never failing the synth.
+INFORMATIONAL_PLUGIN = "NIST.800.53.R5"
+
+
 @dataclass(frozen=True)
 class Finding:
     rule: str
     construct_path: str
     description: str
+    plugin: str = ""
 
     def __str__(self) -> str:
         return f"cdk-nag: {self.construct_path}: {self.rule}: {self.description}"
@@ -26,6 +31,22 @@ class Finding:
 
 def install_checks(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+
+
+def install_informational_checks(app: cdk.App) -> None:
+    """The NIST 800-53 rev 5 pack beside AwsSolutions: its findings are counted (make bench), not gated."""
+    from cdk_nag import NIST80053R5Checks
+
+    cdk.Validations.of(app).add_plugins(NIST80053R5Checks(app))
+
+
+def informational_summary(findings: list[Finding]) -> str:
+    from collections import Counter
+
+    rules = Counter(f.rule.split("::")[-1].removeprefix(f"{INFORMATIONAL_PLUGIN}-") for f in findings
+                    if INFORMATIONAL_PLUGIN in f.plugin)
+    listed = ", ".join(f"{rule} {count}" for rule, count in rules.most_common())
+    return f"NIST 800-53 rev 5 findings (informational): {sum(rules.values())} in {len(rules)} rules: {listed}"
 
 
 def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
@@ -98,7 +119,7 @@ def unacknowledged_findings(outdir: str | Path) -> list[Finding]:
     report = json.loads(report_path.read_text(encoding="utf-8"))
     return [
         Finding(rule=violation["ruleName"], construct_path=construct["constructPath"],
-                description=violation["description"])
+                description=violation["description"], plugin=plugin.get("pluginName", ""))
         for plugin in report.get("pluginReports", [])
         for violation in plugin.get("violations", [])
         for construct in violation.get("violatingConstructs", [])
@@ -122,6 +143,7 @@ def synth_and_report(app: cdk.App) -> list[Finding]:
 def exit_code_for(findings: list[Finding]) -> int:
     import sys
 
+    findings = [f for f in findings if INFORMATIONAL_PLUGIN not in f.plugin]
     for finding in findings:
         print(finding, file=sys.stderr)
     if findings:
