@@ -21,10 +21,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import ValidationError, envelopes, parse
+from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from approval import ApprovalHook, PackageStateChange
+from approval import ApprovalHook, EventBridgeEvent, PackageStateChange
 from audit import ApiCall, AuditLog
 
 logger = Logger(service="approval-hook")
@@ -91,10 +91,15 @@ def handle_change(change: dict) -> dict:
     return result
 
 
+def detail_of(event: dict, model):
+    """The event's detail as `model`, after checking the EventBridge envelope around it."""
+    return parse(event=parse(event=event, model=EventBridgeEvent).detail, model=model)
+
+
 def handle_api_call(event: dict) -> dict:
     """A person's decision seen by CloudTrail: who approved, rejected or clicked the prod gate."""
     try:
-        call = parse(event=event, model=ApiCall, envelope=envelopes.EventBridgeEnvelope)
+        call = detail_of(event, ApiCall)
     except (ValidationError, ValueError, TypeError) as error:
         logger.error("malformed CloudTrail event: nothing recorded", extra={"error": str(error).splitlines()[0]})
         return {"action": "ignore", "reason": "malformed event"}
@@ -113,7 +118,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
         logger.info(result["reason"], extra=result)
         return result
     try:
-        change = parse(event=event, model=PackageStateChange, envelope=envelopes.EventBridgeEnvelope)
+        change = detail_of(event, PackageStateChange)
     except (ValidationError, ValueError, TypeError) as error:
         logger.error("malformed model package state change event: nothing started",
                      extra={"error": str(error).splitlines()[0]})

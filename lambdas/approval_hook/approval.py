@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 STAGES = ("staging", "prod")
+
+
+class EventBridgeEvent(BaseModel):
+    """The EventBridge envelope, with the fields Powertools' EventBridgeModel checks (EventBridge user guide,
+    "Amazon EventBridge events": version, id, detail-type, source, account, time, region, resources, detail).
+    Defined here so that the hook imports none of Powertools' other envelopes and models at cold start."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    version: str
+    id: str
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
 PIPELINE_VARIABLE = "ModelPackageArn"
 # the deploy pipeline's stage entry conditions read these: a rollback skips the smoke test and the manual
 # gate, and every stage the rejected version does not serve in
