@@ -34,8 +34,8 @@ class TargetStack(cdk.Stack):
         MonitoringFailures(self, "MonitoringFailures", team=team, topic=topic)
         if drift_endpoints:
             self.drift_roles = DriftJobRoles(self, "DriftRoles", team=team, endpoints=drift_endpoints,
-                                             bucket_name=artifact_bucket_name, key_statements=target.factory_key_statements)
-            self.drift_roles.acknowledge_key(target.factory_key_reason)
+                                             bucket_name=artifact_bucket_name, key_statements=target.factory_key_statements,
+                                             key_reasons=target.factory_key_reason)
         if metric_readers:
             MetricSharing(self, "MetricSharing", reader_accounts=metric_readers)
         factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(

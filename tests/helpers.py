@@ -54,9 +54,12 @@ def lint_region(region: str, templates: list[str]) -> list[str]:
             if m.rule.id[0] == "E" or (m.rule.id[0] == "W" and m.rule.id not in ACCEPTED_WARNINGS)]
 
 
-# The faults every AWS call site is tried with (botocore error codes as the services answer them):
-# throttling once retries are spent, access denied, the resource not found, a server error.
-FAULTS = (("ThrottlingException", 400), ("AccessDeniedException", 400), ("ResourceNotFoundException", 404),
+# The faults every AWS call site is tried with, as the services answer them: throttling once retries are
+# spent, access denied and a server error are the AWS API references' "Common Errors" (ThrottlingException
+# 400, AccessDeniedException 400, InternalFailure 500); a missing resource is ResourceNotFoundException 400
+# (e.g. DynamoDB API reference, "Errors"; services with their own not-found code get this one too, which
+# the code must handle like any other error).
+FAULTS = (("ThrottlingException", 400), ("AccessDeniedException", 400), ("ResourceNotFoundException", 400),
           ("InternalFailure", 500))
 
 

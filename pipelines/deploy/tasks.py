@@ -106,10 +106,7 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
         try:
             s3.head_object(Bucket=bucket, Key=key)
         except s3.exceptions.ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in MISSING_OBJECT:
-                raise DeployError(f"model artifacts of {package_arn} are missing: {uri}") from None
-            raise DeployError(f"model artifacts of {package_arn} cannot be read ({code}): {uri}") from None
+            raise unreadable(error, f"model artifacts of {package_arn} are", uri) from None
 
     requested = dict(settings.get("monitoring", {}))
     clarify = {kind: requested.pop(kind, False) for kind in ("bias", "explainability")}
@@ -149,6 +146,25 @@ def validate(*, package_arn: str | None, settings: dict[str, Any], sagemaker, s3
     return variables
 
 
+def unreadable(error, subject: str, uri: str) -> DeployError:
+    """`subject` ("<what> is" / "<what> are") missing, or not readable with AWS's error code."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in MISSING_OBJECT:
+        return DeployError(f"{subject} missing: {uri}")
+    return DeployError(f"{subject.rsplit(' ', 1)[0]} cannot be read ({code}): {uri}")
+
+
+def read_json(s3, uri: str, subject: str) -> Any:
+    """A JSON document the package registered; one DeployError line when it is missing, unreadable or not JSON."""
+    bucket, key = _split_s3(uri)
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except s3.exceptions.ClientError as error:
+        raise unreadable(error, subject, uri) from None
+    except ValueError:
+        raise DeployError(f"{subject.rsplit(' ', 1)[0]} is not JSON: {uri}") from None
+
+
 def drift_baseline_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     """The factory engine's drift baseline, code and image the build registered with the package
     (CustomerMetadataProperties drift_baseline_uri, drift_code_uri, drift_image_uri) and the baseline's
@@ -157,16 +173,7 @@ def drift_baseline_block(s3, package: dict[str, Any]) -> dict[str, Any]:
     baseline, code, image = (metadata.get(f"drift_{k}_uri") for k in ("baseline", "code", "image"))
     if not (baseline and code and image):
         return {"enabled": False}
-    bucket, key = _split_s3(baseline)
-    try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in MISSING_OBJECT:
-            raise DeployError(f"drift baseline of the package is missing: {baseline}") from None
-        raise DeployError(f"drift baseline of the package cannot be read ({code}): {baseline}") from None
-    except ValueError:
-        raise DeployError(f"drift baseline of the package is not JSON: {baseline}") from None
+    document = read_json(s3, baseline, "drift baseline of the package is")
     features = list(document.get("features", {})) if isinstance(document, dict) else []
     if not features:
         raise DeployError(f"drift baseline of the package names no features: {baseline}")
@@ -184,14 +191,7 @@ def monitoring_block(s3, package: dict[str, Any], *, bias: bool = False, explain
     constraints = quality.get("Constraints", {}).get("S3Uri")
     if not (statistics and constraints):
         return {"enabled": False}
-    bucket, key = _split_s3(constraints)
-    try:
-        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in MISSING_OBJECT:
-            raise DeployError(f"data-quality constraints of the package are missing: {constraints}") from None
-        raise DeployError(f"data-quality constraints of the package cannot be read ({code}): {constraints}") from None
+    document = read_json(s3, constraints, "data-quality constraints of the package are")
     features = [feature["name"] for feature in document.get("features", []) if "name" in feature]
     block: dict[str, Any] = {"baselines": {"statistics": statistics, "constraints": constraints}, "features": features}
     model_quality = drift.get("ModelQuality", {})

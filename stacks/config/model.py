@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from stacks.config.endpoint import StageEndpoints
 from stacks.config.fields import InstanceType, Schedule, Slug, Strict, field_error, matching
 from stacks.config.instances import unsupported_reason
-from stacks.config.monitoring import DEFAULT_DRIFT_THRESHOLD, Engine, check_engine_settings
+from stacks.config.monitoring import Engine, check_engine_settings, resolved_threshold
 
 CONNECTION_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:[0-9]{12}:connection/[0-9a-f-]{36}$"
@@ -191,7 +191,7 @@ class ModelMonitoring(Strict):
 
     @property
     def threshold(self) -> float:
-        return self.drift_threshold if self.drift_threshold is not None else DEFAULT_DRIFT_THRESHOLD[self.engine]
+        return resolved_threshold(self.engine, self.drift_threshold)
 
     def warnings(self) -> list[str]:
         """One line each: what only accounts that already use a closed service can run."""

@@ -17,6 +17,10 @@ Engine = Literal["factory", "model_monitor"]
 # The factory engine's default is a population stability index (PSI > 0.2: significant shift); Model
 # Monitor's feature_baseline_drift is a distance in [0, 1] (its data-quality default is 0.1).
 DEFAULT_DRIFT_THRESHOLD = {"factory": 0.2, "model_monitor": 0.1}
+def resolved_threshold(engine: str, drift_threshold: float | None) -> float:
+    return drift_threshold if drift_threshold is not None else DEFAULT_DRIFT_THRESHOLD[engine]
+
+
 _CRON = re.compile(r"^cron\(0 (\S+) (\S+) (\S+) (\S+) (\S+)\)$")
 
 
@@ -122,7 +126,7 @@ class Monitoring(BaseModel):
 
     @property
     def threshold(self) -> float:
-        return self.drift_threshold if self.drift_threshold is not None else DEFAULT_DRIFT_THRESHOLD[self.engine]
+        return resolved_threshold(self.engine, self.drift_threshold)
 
     @property
     def active(self) -> bool:

@@ -21,8 +21,6 @@ from constructs import Construct
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
-    drift_job_role_name,
-    drift_schedule_role_name,
     cfn_execution_role_name,
     deploy_action_role_name,
     deploy_pipeline_role_name,
@@ -86,9 +84,7 @@ class DeploymentTarget(Construct):
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"))
         for statement in endpoint_deployment_statements(
                 stack, prefix=prefix, package_arns=package_arns, sagemaker_role_arn=self.sagemaker_role.role_arn,
-                drift_job_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_job_role_name(team)),
-                drift_schedule_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_schedule_role_name(team)),
-                key_statement=factory_key):
+                team=team, key_statement=factory_key):
             self.cfn_execution_role.add_to_policy(statement)
 
         self.deploy_action_role = iam.Role(

@@ -10,14 +10,18 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 from stacks.common.nag import acknowledge_each, nag_text
+from stacks.common.naming import drift_job_role_name, drift_schedule_role_name
 
 
 def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arns: Sequence[str],
-                                   sagemaker_role_arn: str, key_statement: iam.PolicyStatement,
-                                   drift_job_role_arn: str, drift_schedule_role_arn: str,
+                                   sagemaker_role_arn: str, key_statement: iam.PolicyStatement, team: str,
                                    ) -> list[iam.PolicyStatement]:
-    """`drift_*_role_arn`: the team's drift roles in this account, which the factory engine's pipeline and
-    schedule of an endpoint stack run as (CloudFormation passes them; it never creates a role)."""
+    """CloudFormation passes the team's drift roles of this account (stacks/monitoring/drift_job_roles.py) to
+    the factory engine's pipeline and schedule of an endpoint stack; it never creates a role."""
+    drift_job_role_arn, drift_schedule_role_arn = (
+        stack.format_arn(service="iam", region="", resource="role", resource_name=name(team))
+        for name in (drift_job_role_name, drift_schedule_role_name))
+
     def arn(service: str, resource: str, name: str, sep=cdk.ArnFormat.SLASH_RESOURCE_NAME, region=None) -> str:
         return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep,
                                 **({"region": region} if region is not None else {}))

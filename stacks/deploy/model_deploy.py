@@ -36,8 +36,6 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
-    drift_job_role_name,
-    drift_schedule_role_name,
     cfn_execution_role_name,
     codepipeline_name,
     deploy_action_role_name,
@@ -323,11 +321,9 @@ class ModelDeploy(Construct):
         for statement in endpoint_deployment_statements(
                 stack, prefix=f"mf-{team}-{model}-", sagemaker_role_arn=sagemaker_role.role_arn,
                 package_arns=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
-                drift_job_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_job_role_name(team)),
-                drift_schedule_role_arn=stack.format_arn(service="iam", region="", resource="role", resource_name=drift_schedule_role_name(team)),
-                key_statement=iam.PolicyStatement(sid="CaptureAndVolumeEncryption",
-                                                  actions=["kms:DescribeKey", "kms:CreateGrant"],
-                                                  resources=[key.key_arn])):
+                team=team, key_statement=iam.PolicyStatement(sid="CaptureAndVolumeEncryption",
+                                                             actions=["kms:DescribeKey", "kms:CreateGrant"],
+                                                             resources=[key.key_arn])):
             role.add_to_policy(statement)
         self.deployment_role = role
         return role

@@ -44,9 +44,11 @@ class WatchedEndpoint:
 
 class DriftJobRoles(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, endpoints: Sequence[WatchedEndpoint],
-                 bucket_name: str, key_statements: Sequence[iam.PolicyStatement]) -> None:
+                 bucket_name: str, key_statements: Sequence[iam.PolicyStatement],
+                 key_reasons: dict[str, str] | None = None) -> None:
         """`key_statements`: what the job may do with the team key the capture, baselines and reports are
-        encrypted with (the key here, or the factory account's key by alias)."""
+        encrypted with (the key here, or the factory account's key by alias); `key_reasons`: the cdk-nag
+        reasons for their wildcards, if any."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
@@ -116,10 +118,10 @@ class DriftJobRoles(Construct):
                                             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
         self.schedule_role.add_to_policy(iam.PolicyStatement(
             sid="StartTheDriftPipelines", actions=["sagemaker:StartPipelineExecution"], resources=pipelines))
-        self._acknowledge(stack, bucket_arn, captures, reports, baselines, code, truth, jobs, logs)
+        self._acknowledge(stack, bucket_arn, captures, reports, baselines, code, truth, jobs, logs, key_reasons or {})
 
     def _acknowledge(self, stack: cdk.Stack, bucket_arn: str, captures, reports, baselines, code, truth, jobs,
-                     logs) -> None:
+                     logs, key_reasons: dict[str, str]) -> None:
         policy = self.job_role.node.find_child("DefaultPolicy").node.default_child
         reasons = {
             **{f"AwsSolutions-IAM5[Resource::{bucket_arn}/{p}/*]": (
@@ -144,9 +146,6 @@ class DriftJobRoles(Construct):
             "AwsSolutions-IAM5[Resource::*]": (
                 "cloudwatch:PutMetricData supports no resource-level permission; the cloudwatch:namespace "
                 "condition limits it to ModelFactory."),
+            **key_reasons,
         }
         acknowledge_each(policy, reasons)
-
-    def acknowledge_key(self, reasons: dict[str, str]) -> None:
-        """The reason for a key statement's wildcard (the factory key addressed by alias)."""
-        acknowledge_each(self.job_role.node.find_child("DefaultPolicy").node.default_child, reasons)

@@ -59,7 +59,8 @@ class FactoryDashboard(Construct):
                     right=[self._gpu(names[stage], settings[stage], stage, self._accounts.get(stage))
                            for stage in STAGES]),
             ])
-            if (engines or {}).get(model, "factory") == "factory":
+            engine = (engines or {}).get(model, "factory")
+            if engine == "factory":
                 rows.append(self._factory_engine_row(team, model, names))
             rows.append([
                 cloudwatch.GraphWidget(
@@ -69,7 +70,7 @@ class FactoryDashboard(Construct):
                                        f"Endpoint=\"{endpoint_name(team, model, 'prod')}\" "
                                        "MetricName=feature_baseline_drift', 'Maximum', 3600)",
                             label="drift", period=HOUR)])
-                if (engines or {}).get(model, "factory") == "model_monitor" else
+                if engine == "model_monitor" else
                 cloudwatch.TextWidget(markdown=f"Monitor runs alarm when two intervals pass without a successful "
                                                f"run: `{names['prod']}-monitor-missing`, "
                                                f"`{names['staging']}-monitor-missing`.", width=16, height=6),
