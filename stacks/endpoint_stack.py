@@ -65,7 +65,9 @@ class EndpointStack(cdk.Stack):
             log_key=kms.Key.from_key_arn(self, "LogKey", ssm.StringParameter.value_for_string_parameter(
                 self, team_parameter(manifest.team, KEY_ARN_PARAMETER))),
         )
-        if manifest.stage != "prod" and manifest.endpoint.is_gpu:
+        # an async fleet at min 0 already scales in to zero on its empty queue
+        idle_costs = not (manifest.endpoint.is_async and manifest.endpoint.min_instances == 0)
+        if manifest.stage != "prod" and manifest.endpoint.is_gpu and idle_costs:
             self.idle_guard = IdleGpuGuard(
                 self, "IdleGpuGuard", endpoint_name=manifest.endpoint_name, settings=manifest.endpoint, topic=topic,
                 variant_name=self.endpoint.variant_name, inference_component_name=self.endpoint.inference_component_name,

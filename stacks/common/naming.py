@@ -108,3 +108,19 @@ def capture_prefix(team: str, model: str, stage: str) -> str:
 def drift_report_prefix(team: str, model: str, stage: str) -> str:
     """Where the factory engine writes an endpoint's drift.json, one folder per pipeline execution."""
     return f"monitoring/{endpoint_name(team, model, stage)}/factory"
+
+
+# asynchronous inference: callers put request payloads under `input`; SageMaker writes answers and failures
+ASYNC_NOTIFICATIONS = ("success", "error")
+
+
+def async_prefix(endpoint: str) -> str:
+    return f"async/{endpoint}"
+
+
+def async_locations(bucket: str, endpoint: str) -> dict[str, str]:
+    return {kind: f"s3://{bucket}/{async_prefix(endpoint)}/{kind}" for kind in ("input", "output", "failures")}
+
+
+def async_topic_name(endpoint: str, kind: str) -> str:
+    return f"{endpoint}-async-{kind}"

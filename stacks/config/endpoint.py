@@ -16,7 +16,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from stacks.config.fields import Strict, field_error
+from stacks.config.fields import Schedule, Strict, field_error, matching
 from stacks.config.instances import (
     GPU_COUNT,
     INSTANCE_TYPE_PATTERN,
@@ -39,6 +39,18 @@ MODEL_PACKAGE_ARN_PATTERN = re.compile(
     r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/[0-9]+$"
 )
 CRON_PATTERN = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+S3_URI_PATTERN = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/\S*)?$")
+ISSUER_PATTERN = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$")
+# Content types the serving containers the factory builds take (text/csv), plus JSON for custom containers
+CONTENT_TYPES = ("text/csv", "application/json")
+# AWS WAF inspects at most the first 64 KB of an API Gateway request body (AssociationConfig RequestBody
+# DefaultSizeInspectionLimit: KB_16, KB_32, KB_48, KB_64); larger payloads go through mode: async and S3.
+WAF_BODY_LIMITS_KB = (8, 16, 32, 48, 64)
+# "If your endpoint uses any of the features listed in this Exclusions page, you cannot use Asynchronous
+# Inference" (SageMaker developer guide, async-inference.html -> deployment-guardrails-exclusions.html)
+ASYNC_UNSUPPORTED_FAMILIES: dict[str, str] = {
+    "inf1": "SageMaker's asynchronous inference excludes Inf1 (Inferentia) endpoints; use inf2 or a GPU family",
+}
 # AWS load-testing guidance: scale before saturation, at half the measured maximum rate per instance.
 SAFETY_FACTOR = 0.5
 
@@ -168,9 +180,97 @@ class Alarms(Strict):
     overhead_latency_p99_ms: float = Field(default=100, gt=0)
     # error lines the container writes to its log group (metric filter), per 5 minutes
     container_errors_per_5_minutes: int = Field(default=5, ge=1)
+    # mode async: the oldest queued request has waited this long (ApproximateAgeOfOldestRequest)
+    async_oldest_request_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
+def _s3_uri(value: str) -> str:
+    match = S3_URI_PATTERN.match(value)
+    if not match or ".." in match.group(1):
+        raise PydanticCustomError("s3_uri", "must be an s3://<bucket>/<prefix> URI")
+    return value.rstrip("/")
+
+
+def _transform_instance_type(value: str) -> str:
+    if not INSTANCE_TYPE_PATTERN.match(value):
+        raise PydanticCustomError("instance_type", "must be a SageMaker instance type such as ml.m5.xlarge "
+                                  "(starts with 'ml.')")
+    reason = unsupported_reason(value, "transform")
+    if reason:
+        raise PydanticCustomError("instance_type", reason)
+    return value
+
+
+S3Uri = Annotated[str, AfterValidator(_s3_uri)]
+
+
+class AsyncInference(Strict):
+    """`mode: async`: SageMaker queues each request (its payload in S3) and writes the answer to the team
+    bucket; the fleet scales on the queue and may sit at zero instances between bursts."""
+
+    # AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance (botocore: 1-1000)
+    max_concurrent_invocations_per_instance: int = Field(default=4, ge=1, le=1000)
+    # queued requests per instance to hold (target tracking on ApproximateBacklogSizePerInstance)
+    backlog_per_instance: float = Field(default=5, gt=0, le=10000)
+
+
+class Batch(Strict):
+    """Scheduled scoring: a Batch Transform of exactly the package serving the stage, over every object under
+    `input_s3_uri`, written under `output_s3_uri/<run>/`."""
+
+    schedule: Schedule
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+    input_s3_uri: S3Uri
+    output_s3_uri: S3Uri
+    instance_type: Annotated[str, AfterValidator(_transform_instance_type)] = "ml.m5.xlarge"
+    instance_count: int = Field(default=1, ge=1, le=100)
+    content_type: Literal["text/csv", "application/json"] = "text/csv"
+    # MaxPayloadInMB (botocore TransformJob: 0-100); one mini-batch of lines per request
+    max_payload_mb: int = Field(default=6, ge=1, le=100)
+    max_runtime_hours: int = Field(default=6, ge=1, le=48)
+
+    @model_validator(mode="after")
+    def _separate_locations(self) -> Batch:
+        if (self.output_s3_uri + "/").startswith(self.input_s3_uri + "/"):
+            raise field_error("output_s3_uri", f"must not be under input_s3_uri ({self.input_s3_uri}): the next run "
+                              "would score the last run's output", self.output_s3_uri)
+        return self
+
+
+class Api(Strict):
+    """The consumer API of a stage: `POST /<model>/invocations` on the team's API of that stage, straight to
+    the SageMaker runtime."""
+
+    auth: Literal["iam", "jwt"] = "iam"
+    # jwt: the token issuer (its /.well-known/openid-configuration names the signing keys) and the audiences
+    issuer: Annotated[str, matching(ISSUER_PATTERN, "an https:// issuer URL")] | None = None
+    audience: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default=[], max_length=10)
+    # API Gateway method throttling (requests per second, burst bucket)
+    throttle_rps: float = Field(default=50, gt=0, le=10000)
+    burst: int = Field(default=100, ge=1, le=5000)
+    content_types: list[Literal["text/csv", "application/json"]] = Field(default=["text/csv"], min_length=1)
+    # request bodies above this are refused by the API's web ACL; None: API Gateway's own 10 MB limit only
+    max_request_kb: Literal[8, 16, 32, 48, 64] | None = 64
+    latency_p99_ms: float = Field(default=1000, gt=0)
+    errors_5xx_percent: float = Field(default=1, gt=0, le=100)
+    errors_4xx_percent: float = Field(default=10, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _jwt_needs_issuer_and_audience(self) -> Api:
+        if self.auth == "jwt":
+            if self.issuer is None:
+                raise field_error("issuer", "is required with auth: jwt (the https:// URL of the token issuer)", None)
+            if not self.audience:
+                raise field_error("audience", "is required with auth: jwt (the audiences a token must carry)", [])
+        elif self.issuer is not None or self.audience:
+            raise field_error("auth", "is iam: issuer and audience only apply to auth: jwt", self.auth)
+        return self
 
 
 class EndpointSettings(Strict):
+    # realtime: InvokeEndpoint answers in the request; async: requests queue (payload and answer in S3);
+    # batch: no endpoint, only the scheduled Batch Transform of `batch`
+    mode: Literal["realtime", "async", "batch"] = "realtime"
     instance_type: InstanceType = "ml.g5.xlarge"
     initial_instances: int = Field(default=1, ge=0)
     min_instances: int = Field(default=1, ge=0)
@@ -195,6 +295,29 @@ class EndpointSettings(Strict):
     idle_hours: int = Field(default=12, ge=1, le=24 * 7)
     # ... and then scale the inference component to zero copies (min_instances 0 only)
     scale_idle_to_zero: bool = False
+    async_inference: AsyncInference = AsyncInference()
+    batch: Batch | None = None
+    api: Api | None = None
+
+    @model_validator(mode="after")
+    def _mode_fits(self) -> EndpointSettings:
+        if self.mode == "batch":
+            if self.batch is None:
+                raise field_error("batch", "is required with mode: batch ({schedule, input_s3_uri, output_s3_uri, "
+                                  "instance_type, instance_count})", None)
+            if self.api is not None:
+                raise field_error("api", "needs an endpoint: mode batch has none (use mode realtime or async)", "api")
+        if self.mode == "async":
+            reason = async_unsupported_reason(self.instance_type)
+            if reason:
+                raise field_error("instance_type", reason, self.instance_type)
+            if self.shadow is not None:
+                raise field_error("shadow", "is not available with mode: async (shadow variants serve real-time "
+                                  "endpoints)", "shadow")
+            if self.scale_idle_to_zero:
+                raise field_error("scale_idle_to_zero", "is for real-time inference components: mode async "
+                                  "already scales to zero on its queue (min_instances: 0)", True)
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> EndpointSettings:
@@ -269,7 +392,17 @@ class EndpointSettings(Strict):
 
     @property
     def scale_to_zero(self) -> bool:
-        return self.min_instances == 0
+        """Real time on zero instances: served through an inference component (async scales its variant
+        to zero on the queue instead)."""
+        return self.mode == "realtime" and self.min_instances == 0
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    @property
+    def has_endpoint(self) -> bool:
+        return self.mode != "batch"
 
     @property
     def volume_accepts_kms_key(self) -> bool:
@@ -298,6 +431,13 @@ class EndpointSettings(Strict):
         """The GPU policy applies to instance variants; a scale-to-zero inference component scales on
         invocations per copy and wakes on NoCapacityInvocationFailures instead."""
         return None if self.scale_to_zero else self.gpu_metric_target
+
+
+def async_unsupported_reason(instance_type: str) -> str | None:
+    family = instance_family(instance_type)
+    if family in ASYNC_UNSUPPORTED_FAMILIES:
+        return f"{family} instances cannot serve mode: async ({ASYNC_UNSUPPORTED_FAMILIES[family]})"
+    return None
 
 
 def inference_component_name(endpoint_name: str) -> str:

@@ -30,6 +30,7 @@ from stacks.common.naming import (
     team_key_alias,
 )
 from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
+from stacks.common.async_notifications import async_notification_statements
 from stacks.deploy.target_account_access import WRITE_PREFIXES
 
 
@@ -126,6 +127,9 @@ class DeploymentTarget(Construct):
                 ("endpoint", f"{prefix}*"), ("inference-component", f"{prefix}*"), ("endpoint-config", "*"),
                 ("model", "*"))]))
 
+        notify, self._notify_reasons = async_notification_statements(stack, team=team, with_local_key=True)
+        for statement in notify:
+            self.sagemaker_role.add_to_policy(statement)
         self._acknowledge(stack, team, factory_account, bucket_arn, package_arns, prefix)
         if clarify:  # bias/explainability monitors of the endpoints in this account
             statements, reasons = clarify_shadow_endpoint_permissions(stack, team=team, build_models=False)
@@ -142,9 +146,10 @@ class DeploymentTarget(Construct):
             "Models, captured requests, monitoring results and pipeline artifacts live under keys chosen per "
             "execution in the team's one artifact bucket.")}
         acknowledge_each(self.sagemaker_role.node.find_child("DefaultPolicy").node.default_child, {
-            **key_reason, **objects,
+            **key_reason, **objects, **self._notify_reasons,
             **{f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}/*]": (
-                "Writes only under the endpoints' own prefix; SageMaker names the capture and monitoring objects.")
+                "Writes only under the endpoints' own prefix; SageMaker names the capture, monitoring and "
+                "asynchronous answer objects.")
                for prefix in WRITE_PREFIXES},
             "AwsSolutions-IAM5[Resource::*]": (
                 "SageMaker names endpoint log groups itself and cloudwatch:PutMetricData has no resource-level "

@@ -67,6 +67,13 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
             actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
                      "scheduler:GetSchedule"],
             resources=[arn("scheduler", "schedule", f"default/{prefix}*")]),
+        # mode async: the success and error topics named after the endpoint (<endpoint>-async-success|error)
+        iam.PolicyStatement(
+            sid="AsyncNotificationTopics",
+            actions=["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+                     "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"],
+            resources=[stack.format_arn(service="sns", resource=f"{prefix}*-async-*",
+                                        arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)]),
         iam.PolicyStatement(
             sid="PassTheTeamSageMakerRoles", actions=["iam:PassRole"],
             resources=[sagemaker_role_arn, drift_job_role_arn],
@@ -135,6 +142,8 @@ def acknowledge_endpoint_deployment(policy_resource, stack: cdk.Stack, *, prefix
             f"Only the drift pipelines named after {whose} endpoints (<endpoint>-drift)."),
         f"AwsSolutions-IAM5[Resource::arn:{partition}:scheduler:{region}:{account}:schedule/default/{prefix}*]": (
             f"Only the drift schedules named after {whose} endpoints, in the default schedule group."),
+        f"AwsSolutions-IAM5[Resource::arn:{partition}:sns:{region}:{account}:{prefix}*-async-*]": (
+            f"Only the async notification topics named after {whose} endpoints (<endpoint>-async-success|error)."),
         f"AwsSolutions-IAM5[Resource::{sagemaker}:inference-component/{prefix}*]": (
             f"Only {whose} scale-to-zero inference components."),
         f"AwsSolutions-IAM5[Resource::arn:{partition}:cloudwatch:{region}:{account}:alarm:{prefix}*]": (

@@ -15,8 +15,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-# where endpoints in a target account write into the factory bucket (data capture, monitoring output)
-WRITE_PREFIXES = ("data-capture", "monitoring")
+# where endpoints in a target account write into the factory bucket (data capture, monitoring output,
+# asynchronous answers and failures)
+WRITE_PREFIXES = ("data-capture", "monitoring", "async")
 
 
 class TargetAccountAccess(Construct):

@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.common.async_notifications import async_notification_statements
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import sagemaker_execution_role_name
@@ -131,6 +132,9 @@ class SageMakerExecutionRole(Construct):
                 f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]": (
                     "Read-only, on exactly the training-data prefix the model's config names "
                     "(models[].training.data_s3_uri).")})
+        notify, notify_reasons = async_notification_statements(stack, team=team, with_local_key=False)
+        policy.add_statements(*notify)
+        acknowledge_each(policy.node.default_child, notify_reasons)
         self.policy = policy
         self._acknowledge_wildcards(policy, bucket, job_log_groups, package_arns, pipeline_jobs)
         if clarify:

@@ -11,6 +11,10 @@
   endpoint's log group, GPU memory, instance count at max) and a dashboard, on the dimensions SageMaker
   publishes for the way the model is served (EndpointName/VariantName or InferenceComponentName).
 - Updates keep the live capacity: RetainAllVariantProperties retains the autoscaled instance count.
+- `mode: async`: AsyncInferenceConfig (answers and failures in the team bucket under the team key, success and
+  error notifications on KMS-encrypted topics), scaling on the queue (ApproximateBacklogSizePerInstance) down
+  to zero instances, and a step policy that adds an instance when requests wait with none running
+  (HasBacklogWithoutCapacity).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.common.naming import SHADOW_VARIANT
+from stacks.common.naming import SHADOW_VARIANT, async_locations, async_topic_name
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
 ENDPOINT_NAMESPACE = "AWS/SageMaker"
@@ -66,6 +70,7 @@ class ModelEndpoint(Construct):
                         if settings.shadow else None)
 
         self.inference_component_name = inference_component_name(endpoint_name) if settings.scale_to_zero else None
+        self.async_topics = self._async_topics(log_key) if settings.is_async else {}
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -80,6 +85,7 @@ class ModelEndpoint(Construct):
             )] if shadow_model else None,
             execution_role_arn=execution_role_arn if settings.scale_to_zero else None,
             kms_key_id=kms_key_arn if settings.volume_accepts_kms_key else None,
+            async_inference_config=self._async_config(capture_bucket_name, kms_key_arn) if settings.is_async else None,
             data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=settings.data_capture_percent > 0,
                 initial_sampling_percentage=max(settings.data_capture_percent, 1),
@@ -121,6 +127,30 @@ class ModelEndpoint(Construct):
         self.dashboard = self._dashboard()
 
     # --- serving ---------------------------------------------------------------------------------
+    def _async_topics(self, key: kms.IKey | None) -> dict[str, sns.Topic]:
+        """Where SageMaker tells callers that an answer (or a failure) is in S3; the execution role may publish
+        to `<endpoint>-async-*` and use the team key."""
+        topics = {}
+        for kind in ("success", "error"):
+            topics[kind] = sns.Topic(self, f"Async{kind.title()}Topic", topic_name=async_topic_name(self.endpoint_name, kind),
+                                     master_key=key, enforce_ssl=True)
+        return topics
+
+    def _async_config(self, bucket_name: str, kms_key_arn: str) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
+        uris = async_locations(bucket_name, self.endpoint_name)
+        return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+            client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                max_concurrent_invocations_per_instance=self.settings.async_inference.max_concurrent_invocations_per_instance),
+            output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                s3_output_path=uris["output"],
+                s3_failure_path=uris["failures"],
+                kms_key_id=kms_key_arn,
+                notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                    success_topic=self.async_topics["success"].topic_arn,
+                    error_topic=self.async_topics["error"].topic_arn),
+            ),
+        )
+
     def _model(self, construct_id: str, package_arn: str, role_arn: str) -> sagemaker.CfnModel:
         return sagemaker.CfnModel(
             self,
@@ -155,7 +185,8 @@ class ModelEndpoint(Construct):
             variant_name=self.variant_name,
             model_name=self.model.attr_model_name,
             instance_type=s.instance_type,
-            initial_instance_count=s.initial_instances,
+            # InitialInstanceCount is at least 1 (botocore InitialTaskCount); an async fleet at min 0 scales in
+            initial_instance_count=max(s.initial_instances, 1),
             initial_variant_weight=1.0,
             routing_config=routing,
             **self._variant_timeouts(),
@@ -246,7 +277,9 @@ class ModelEndpoint(Construct):
         target = self._variant_target("ScalableTarget", self.variant_name, s.min_instances, s.max_instances)
         cooldowns = {"scale_out_cooldown": cdk.Duration.seconds(s.scale_out_cooldown_seconds),
                      "scale_in_cooldown": cdk.Duration.seconds(s.scale_in_cooldown_seconds)}
-        if s.scaling_metric == "invocations":
+        if s.is_async:
+            self._scale_on_queue(target)
+        elif s.scaling_metric == "invocations":
             target.scale_to_track_metric(
                 "InvocationsPerInstance",
                 predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
@@ -269,6 +302,42 @@ class ModelEndpoint(Construct):
             )
         self._schedule(target)
         return target
+
+    def _scale_on_queue(self, target: appscaling.ScalableTarget) -> None:
+        """Async: hold the queue per instance at its target (AWS's async autoscaling example) and, at zero
+        instances where that metric has nothing to divide by, add one instance as soon as a request waits."""
+        s = self.settings
+        target.scale_to_track_metric(
+            "BacklogPerInstance",
+            custom_metric=self._async_metric("ApproximateBacklogSizePerInstance", "Average"),
+            target_value=s.async_inference.backlog_per_instance,
+            scale_out_cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+            scale_in_cooldown=cdk.Duration.seconds(s.scale_in_cooldown_seconds),
+        )
+        wake_up = appscaling.StepScalingAction(
+            self, "WakeUpOnBacklog", scaling_target=target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+        )
+        wake_up.add_adjustment(adjustment=1, lower_bound=0)
+        self.wake_up_alarm = cloudwatch.Alarm(
+            self, "BacklogWithoutCapacityAlarm",
+            alarm_name=f"{self.endpoint_name}-backlog-without-capacity",
+            alarm_description="Requests wait in the queue with no instance running: add one instance",
+            metric=self._async_metric("HasBacklogWithoutCapacity", "Average"),
+            threshold=1, evaluation_periods=2, datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        )
+        self.wake_up_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake_up))
+
+    def _async_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        """The asynchronous endpoint metrics are published per EndpointName only (SageMaker developer guide,
+        "Monitoring asynchronous endpoints")."""
+        return cloudwatch.Metric(namespace=ENDPOINT_NAMESPACE, metric_name=name,
+                                 dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic,
+                                 period=cdk.Duration.minutes(1))
 
     def _scale_shadow(self) -> appscaling.ScalableTarget:
         """The shadow variant scales on its own share of the traffic, with the production variant's policy."""
@@ -510,6 +579,18 @@ class ModelEndpoint(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+        if s.is_async:
+            alarms["async_oldest_request"] = cloudwatch.Alarm(
+                self, "OldestQueuedRequestAlarm",
+                alarm_name=f"{self.endpoint_name}-async-oldest-request",
+                alarm_description=f"A queued request has waited more than {a.async_oldest_request_minutes:g} minutes: "
+                                  "the fleet cannot keep up (raise max_instances) or cannot start",
+                # ApproximateAgeOfOldestRequest is reported in seconds
+                metric=self._async_metric("ApproximateAgeOfOldestRequest", "Maximum"),
+                threshold=a.async_oldest_request_minutes * 60, evaluation_periods=5, datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
         action = cw_actions.SnsAction(topic)
         for alarm in alarms.values():
             alarm.add_alarm_action(action)
@@ -541,6 +622,11 @@ class ModelEndpoint(Construct):
                                       period=cdk.Duration.minutes(1))],
             right=[self.alarms["container_errors"].metric],
             width=24))
+        if s.is_async:
+            widgets.append(cloudwatch.GraphWidget(title="Queue (asynchronous requests)", left=[
+                self._async_metric("ApproximateBacklogSize", "Average"),
+                self._async_metric("ApproximateBacklogSizePerInstance", "Average")],
+                right=[self._async_metric("ApproximateAgeOfOldestRequest", "Maximum")], width=24))
         if s.is_gpu:
             scale = 1 if s.scale_to_zero else s.gpus_per_instance
             target = s.effective_gpu_target_percent if s.scale_to_zero else s.gpu_metric_target

@@ -36,6 +36,7 @@ def endpoints(tmp_path_factory) -> dict:
     manifests = {
         "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
         "factory": load_manifest(FIXTURES / "manifest-prod-factory-engine.json"),
+        "async": load_manifest(FIXTURES / "manifest-prod-async.json"),
         "factory-staging": parse_manifest({**json.loads((FIXTURES / "manifest-prod-factory-engine.json").read_text()),
                                            "stage": "staging"}, source="factory-staging"),
         "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
@@ -76,3 +77,9 @@ def factory_engine(endpoints) -> Template:
 @pytest.fixture(scope="session")
 def factory_engine_staging(endpoints) -> Template:
     return endpoints["templates"]["factory-staging"]
+
+
+@pytest.fixture(scope="session")
+def async_prod(endpoints) -> Template:
+    """The prod GPU endpoint in mode async, scaling to zero on its queue (factory engine watching it)."""
+    return endpoints["templates"]["async"]
