@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from urllib.parse import quote
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stacks.common.naming import deploy_action_role_name, target_role_arn
+from stacks.common.naming import artifact_bucket_name, async_locations, deploy_action_role_name, target_role_arn
 
 # standard retry mode: throttling and transient errors retried with backoff and a retry quota
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
@@ -274,6 +275,52 @@ def smoke_test(*, runtime, manifest: dict[str, Any], payload: str, records: int,
     return {"p95_ms": p95, "requests": attempts}
 
 
+def async_smoke_test(*, runtime, s3, manifest: dict[str, Any], payload: str, records: int, problem_type: str,
+                     timeout_seconds: float, poll_seconds: float = 10, clock=time.monotonic, sleep=time.sleep,
+                     request_id: str | None = None) -> dict[str, float]:
+    """mode async: put the sample in the endpoint's input prefix, InvokeEndpointAsync, then wait for the answer
+    (or the failure) SageMaker writes to the locations the response names (sagemaker-runtime InvokeEndpointAsync:
+    X-Amzn-SageMaker-OutputLocation / -FailureLocation). The wait covers a scale-up from zero instances."""
+    endpoint = f"mf-{manifest['team']}-{manifest['model']}-{manifest['stage']}"
+    bucket = artifact_bucket_name(manifest["team"], manifest.get("factory_account") or manifest["account"],
+                                  manifest["region"])
+    input_uri = f"{async_locations(bucket, endpoint)['input']}/smoke-test-{request_id or uuid.uuid4().hex}.csv"
+    input_bucket, input_key = _split_s3(input_uri)
+    s3.put_object(Bucket=input_bucket, Key=input_key, Body=payload.encode(), ContentType="text/csv")
+    started = clock()
+    response = runtime.invoke_endpoint_async(EndpointName=endpoint, InputLocation=input_uri, ContentType="text/csv",
+                                             Accept="text/csv")
+    output, failure = response["OutputLocation"], response.get("FailureLocation")
+    while True:
+        body = _object_text(s3, output)
+        if body is not None:
+            check_predictions(body, records, problem_type)
+            return {"seconds": clock() - started, "requests": 1}
+        failed = _object_text(s3, failure) if failure else None
+        if failed is not None:
+            raise DeployError(f"the staging endpoint failed the asynchronous request: {failed.strip()[:200]} "
+                              f"({failure})")
+        if clock() - started > timeout_seconds:
+            raise DeployError(f"no asynchronous answer at {output} after {timeout_seconds:.0f} s (the endpoint did "
+                              "not scale up from zero, or cannot keep up)")
+        sleep(poll_seconds)
+
+
+def _object_text(s3, uri: str) -> str | None:
+    bucket, key = _split_s3(uri)
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in MISSING_OBJECT:
+            return None
+        raise
+
+
+def async_wait_seconds(endpoint_settings: dict[str, Any]) -> float:
+    """A fleet at zero instances first needs its wake-up alarm (2 one-minute periods), then an instance start."""
+    return (float(endpoint_settings.get("startup_minutes", 6)) + 2 + 5) * 60
+
+
 def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any], service: str = "sagemaker-runtime"):
     """A client of the account the stage's endpoint runs in: in a separate account, through the team's
     deploy-action role there (which may invoke and describe the team's endpoints)."""
@@ -368,10 +415,20 @@ def main(argv: list[str] | None = None) -> int:
         elif args[:1] == ["smoke-test"]:
             manifest = json.loads((out / "manifest-staging.json").read_text())
             payload, records = sample_payload(Path(settings["sample_data"]), settings["label"])
-            result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest, payload=payload,
-                                records=records, problem_type=settings["problem_type"],
-                                max_p95_ms=settings["smoke_test_max_p95_ms"])
-            print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
+            mode = manifest["endpoint"].get("mode", "realtime")
+            if mode == "async":
+                result = async_smoke_test(
+                    runtime=runtime_client(boto3, settings, manifest), s3=runtime_client(boto3, settings, manifest, "s3"),
+                    manifest=manifest, payload=payload, records=records, problem_type=settings["problem_type"],
+                    timeout_seconds=async_wait_seconds(manifest["endpoint"]))
+                print(f"smoke test passed: asynchronous answer after {result['seconds']:.0f} s")
+            elif mode == "batch":
+                print("smoke test skipped: mode batch deploys no endpoint (the batch pipeline's runs are watched)")
+            else:
+                result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest,
+                                    payload=payload, records=records, problem_type=settings["problem_type"],
+                                    max_p95_ms=settings["smoke_test_max_p95_ms"])
+                print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
         elif args[:1] == ["record"] and len(args) == 2 and args[1] in ("staging", "prod"):
             manifest = json.loads((out / f"manifest-{args[1]}.json").read_text())
             print(record(ssm=client("ssm"), settings=settings, stage=args[1],

@@ -114,7 +114,9 @@ class DeploymentTarget(Construct):
         self.deploy_action_role.add_to_policy(factory_key)
         # the deploy pipeline's TestStaging smoke test runs through this role
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
-            sid="SmokeTestStagingEndpoints", actions=["sagemaker:InvokeEndpoint"],
+            sid="SmokeTestAsyncInput", actions=["s3:PutObject"], resources=[f"{bucket_arn}/async/{prefix}*-staging/input/*"]))
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="SmokeTestStagingEndpoints", actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"],
             resources=[stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
                        stack.format_arn(service="sagemaker", resource="inference-component",
                                         resource_name=f"{prefix}*-staging-ic")]))
@@ -162,6 +164,8 @@ class DeploymentTarget(Construct):
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/async/{prefix}*-staging/input/*]": (
+                "The asynchronous smoke test's sample, only under the team's staging endpoints' input prefixes."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Describe only: the deploy records which package the team's endpoints (mf-<team>-...) serve, "
                 "following the configs and models CloudFormation names.")

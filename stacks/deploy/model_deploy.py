@@ -292,8 +292,12 @@ class ModelDeploy(Construct):
             sid="ReadTheModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="CheckArtifactsAndMetrics", actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
+        # mode async: the smoke test puts its sample under the staging endpoint's input prefix and invokes it
         self.project.add_to_role_policy(iam.PolicyStatement(
-            sid="SmokeTestStaging", actions=["sagemaker:InvokeEndpoint"],
+            sid="SmokeTestAsyncInput", actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"async/{endpoint_name(team, model, 'staging')}/input/*")]))
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="SmokeTestStaging", actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"],
             resources=[stack.format_arn(service="sagemaker", resource="endpoint",
                                         resource_name=endpoint_name(team, model, "staging")),
                        stack.format_arn(service="sagemaker", resource="inference-component",
@@ -347,11 +351,14 @@ class ModelDeploy(Construct):
                          {**artifacts, **cfn})
         packages = nag_text(stack, stack.format_arn(service="sagemaker", resource="model-package",
                                                     resource_name=f"{group}/*"))
+        smoke_input = f"async/{endpoint_name(team, model, 'staging')}/input/*"
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
             **artifacts,
             **codebuild_default_reasons(stack, self.project.project_name),
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(smoke_input))}]": (
+                "The asynchronous smoke test's sample, named per run, only under the staging endpoint's input prefix."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name='*'))}]": (
                 "Describe only: CloudFormation names the endpoint stacks' configs and models; the task follows "
                 "them from this model's two named endpoints to the package they serve.")

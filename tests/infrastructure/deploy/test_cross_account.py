@@ -94,24 +94,29 @@ def test_factory_key_and_bucket_grant_exactly_the_target_accounts(foundation):
     ])}})
 
 
-def test_target_accounts_write_only_under_the_capture_and_monitoring_prefixes(foundation, targets):
+def test_target_accounts_write_only_under_the_capture_monitoring_and_async_prefixes(foundation, targets):
     (policy,) = foundation.find_resources("AWS::S3::BucketPolicy", {"Properties": {"PolicyDocument": {
         "Statement": Match.array_with([Match.object_like({"Sid": "TargetAccountsWriteCapturesAndMonitoring"})])}}}).values()
     writes = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
               if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
     assert [w["Sid"] for w in writes] == ["TargetAccountsWriteCapturesAndMonitoring"]
     resources = json.dumps(writes[0]["Resource"])
-    assert "/data-capture/*" in resources and "/monitoring/*" in resources and '"/*"' not in resources
+    assert "/data-capture/*" in resources and "/monitoring/*" in resources and "/async/*" in resources
+    assert '"/*"' not in resources
     for account, template in targets.items():
         statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
                       for s in p["Properties"]["PolicyDocument"]["Statement"]]
         puts = [s for s in statements if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list)
                                                              else [s["Action"]])]
-        # the team's SageMaker role under both prefixes; the drift job under exactly its endpoints' reports
-        assert [s["Sid"] for s in puts] == ["WriteCapturesAndMonitoring", "WriteReports"]
-        assert all(r.endswith(("/data-capture/*", "/monitoring/*")) for r in puts[0]["Resource"])
+        # the team's SageMaker role under the endpoints' prefixes (async answers too); the deploy action role only
+        # the async smoke test's sample; the drift job under exactly its endpoints' reports
+        by_sid = {s["Sid"]: s for s in puts}
+        assert sorted(by_sid) == ["SmokeTestAsyncInput", "WriteCapturesAndMonitoring", "WriteReports"]
+        assert sorted(r.rsplit("/", 2)[1] for r in by_sid["WriteCapturesAndMonitoring"]["Resource"]) == [
+            "async", "data-capture", "monitoring"]
+        assert by_sid["SmokeTestAsyncInput"]["Resource"] == f"arn:aws:s3:::{BUCKET}/async/mf-team-004-*-staging/input/*"
         stage = "staging" if account == TARGETS[0] else "prod"
-        assert puts[1]["Resource"] == f"arn:aws:s3:::{BUCKET}/monitoring/mf-team-004-model-01-{stage}/factory/*"
+        assert by_sid["WriteReports"]["Resource"] == f"arn:aws:s3:::{BUCKET}/monitoring/mf-team-004-model-01-{stage}/factory/*"
 
 
 def test_package_groups_let_exactly_the_target_accounts_read_their_packages(foundation, many_team_factory):

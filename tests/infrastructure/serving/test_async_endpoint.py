@@ -95,3 +95,31 @@ def test_no_inference_component_and_no_idle_guard_for_an_async_fleet(async_prod)
     assert not async_prod.find_resources("AWS::SageMaker::InferenceComponent")
     assert not async_prod.find_resources("AWS::CloudWatch::Alarm", {"Properties": {
         "AlarmName": Match.string_like_regexp("idle")}})
+
+
+def statements(template, sid: str) -> list[dict]:
+    return [s for p in template.find_resources("AWS::IAM::Policy").values()
+            for s in p["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == sid]
+
+
+def test_sagemaker_may_publish_only_to_the_teams_async_topics(fraud, example_factory):
+    # async-inference-create-endpoint prerequisites: the execution role publishes the notifications (sns:Publish)
+    (publish,) = statements(fraud, "PublishAsyncNotifications")
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == "arn:aws:sns:eu-west-1:111111111111:mf-fraud-*-async-*"
+
+
+def test_cloudformation_manages_only_the_async_topics_named_after_the_models_endpoints(example_factory):
+    build = example_factory.build_template("fraud", "card-fraud")
+    (topics,) = statements(build, "AsyncNotificationTopics")
+    assert "sns:CreateTopic" in topics["Action"] and "sns:Publish" not in topics["Action"]
+    assert topics["Resource"] == "arn:aws:sns:eu-west-1:111111111111:mf-fraud-card-fraud-*-async-*"
+
+
+def test_the_smoke_test_may_put_its_sample_only_under_the_staging_input_prefix(example_factory):
+    build = example_factory.build_template("fraud", "card-fraud")
+    (put,) = statements(build, "SmokeTestAsyncInput")
+    assert put["Action"] == "s3:PutObject"
+    assert put["Resource"] == "arn:aws:s3:::mf-fraud-111111111111-eu-west-1/async/mf-fraud-card-fraud-staging/input/*"
+    (invoke,) = statements(build, "SmokeTestStaging")
+    assert invoke["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"]
