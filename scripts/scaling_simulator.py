@@ -18,7 +18,11 @@ It replays a traffic curve (calls per minute, in the local time of `traffic_zone
 - scheduled actions fire at their cron in their own time zone, on a Monday in summer (daylight saving time);
 - a shadow variant receives its sampling share of the traffic and scales on its own policy and bounds;
 - scale to zero: a request that finds no copy fails (NoCapacityInvocationFailures) and the step policy adds
-  one copy.
+  one copy;
+- `mode: async`: requests queue instead of failing (first in, first out) and nothing is lost; the policy
+  tracks ApproximateBacklogSizePerInstance (queued requests / instances, published each minute, also at
+  zero, absent at zero instances); at zero instances HasBacklogWithoutCapacity (1 while requests wait) fires
+  the wake-up alarm after 2 one-minute datapoints and the step policy adds one instance.
 
 The static baseline is a fleet sized for the peak at the same target utilisation as the policies.
 """
@@ -127,13 +131,20 @@ class Fleet:
     scale_in_cooldown: float
     schedule: list[tuple[set[int], int, int]] = field(default_factory=list)
     wake_from_zero: bool = False
+    # mode async: calls wait in a queue instead of being lost
+    queued: bool = False
     gpus: int = 0
     concurrency_at_target: float = 0
     in_service: list[int] = field(default_factory=list)
     desired_trace: list[int] = field(default_factory=list)
     shortfall: list[float] = field(default_factory=list)
+    backlog: list[float] = field(default_factory=list)
+    # per minute, how long the oldest request still queued at its end has waited (minutes)
+    oldest_wait: list[int] = field(default_factory=list)
 
     def metric(self, policy: Policy, calls: float, served: float, serving: int) -> float | None:
+        if policy.name == "backlog":
+            return self.backlog[-1] / serving if serving else None
         if policy.name == "concurrency":
             # published every 10 s, also at zero; Little's law with the configured target at the invocations
             # target's utilisation: concurrency grows with the served load per instance
@@ -151,6 +162,8 @@ class Fleet:
         out_done = in_done = -10**6  # when the last scale-out / scale-in activity completed
         pending_out: int | None = None  # minute the scale-out in progress completes
         history: list[list[float | None]] = []
+        waiting_without_capacity: list[bool] = []
+        self._queue: list[list[float]] = []  # [arrival minute, calls] oldest first
         for minute, calls in enumerate(self.demand):
             for fired, low, high in self.schedule:
                 if minute in fired:
@@ -163,11 +176,15 @@ class Fleet:
             if pending_out is not None and minute >= pending_out:
                 out_done, pending_out = pending_out, None
             serving = sum(1 for ready in ready_at if ready <= minute)
-            served = min(calls, serving * self.capacity_per_instance)
+            if self.queued:
+                served = self._serve_queue(minute, calls, serving * self.capacity_per_instance)
+            else:
+                served = min(calls, serving * self.capacity_per_instance)
+                self.shortfall.append(calls - served)
             self.in_service.append(len(ready_at))  # billed from provisioning, not from readiness
             self.desired_trace.append(self.desired)
-            self.shortfall.append(calls - served)
             history.append([self.metric(p, calls, served, serving) for p in self.policies])
+            waiting_without_capacity.append(bool(self.queued and self.backlog[-1] > 0 and serving == 0))
 
             votes_out, votes_in = [], []
             for index, policy in enumerate(self.policies):
@@ -193,7 +210,28 @@ class Fleet:
                     self.desired, in_done = proposal, minute
             if self.wake_from_zero and self.desired == 0 and calls > 0 and minute >= 1 and self.demand[minute - 1] > 0:
                 self.desired = 1  # NoCapacityInvocationFailures (one minute late): the step policy adds a copy
+            # HasBacklogWithoutCapacity, one minute late, 2 of 2 datapoints: the step policy adds an instance
+            visible = waiting_without_capacity[:-METRIC_DELAY_MINUTES]
+            if self.queued and self.desired == 0 and len(visible) >= 2 and all(visible[-2:]):
+                self.desired = 1
             self.desired = min(max(self.desired, self.low), self.high)
+
+
+    def _serve_queue(self, minute: int, calls: float, capacity: float) -> float:
+        """First in, first out: this minute's calls join the queue, the fleet serves up to its capacity."""
+        if calls > 0:
+            self._queue.append([minute, calls])
+        served, left = 0.0, capacity
+        while self._queue and left > 0:
+            take = min(self._queue[0][1], left)
+            self._queue[0][1] -= take
+            served, left = served + take, left - take
+            if self._queue[0][1] <= 1e-9:
+                self._queue.pop(0)
+        self.backlog.append(sum(count for _, count in self._queue))
+        self.oldest_wait.append(minute - self._queue[0][0] + 1 if self._queue else 0)
+        self.shortfall.append(0.0)  # nothing is lost: it waits
+        return served
 
 
 @dataclass
@@ -268,12 +306,23 @@ class Simulation:
             "static_instance_hours": round(self.static_instance_hours, 2),
             "instance_hours_ratio": round(self.instance_hours / self.static_instance_hours, 3),
             "peak_instances": max(self.in_service),
+            **({"peak_backlog": round(max(self.fleet.backlog)), "longest_wait_minutes": max(self.fleet.oldest_wait),
+                "minutes_with_backlog_over_a_minute": self.minutes_waiting()} if self.fleet.queued else {}),
         }
+
+    def minutes_waiting(self) -> int:
+        """Minutes whose oldest queued request had already waited more than a minute (async only)."""
+        return sum(1 for wait in self.fleet.oldest_wait if wait > 1)
 
 
 def policies(settings: EndpointSettings) -> list[Policy]:
     """The target-tracking policies the construct deploys for these settings."""
     s = settings
+    if s.is_async:
+        chosen = [Policy("backlog", s.async_inference.backlog_per_instance)]
+        if s.gpu_policy_target is not None:
+            chosen.append(Policy("gpu", s.gpu_policy_target))
+        return chosen
     if s.scale_to_zero:
         chosen = [Policy("concurrency", s.target_concurrency_per_instance, high_resolution=True)]
         if s.effective_gpu_target_percent is not None:
@@ -296,7 +345,8 @@ def simulate(settings: EndpointSettings, demand: list[float], *, traffic_zone: s
               "concurrency_at_target": s.target_concurrency_per_instance}
     schedule = [(schedule_minutes(e.cron, e.timezone, traffic_zone), e.min, e.max) for e in s.schedule] if scheduled else []
     fleet = Fleet(demand=demand, policies=policies(s), low=s.min_instances, high=s.max_instances,
-                  desired=s.initial_instances, schedule=schedule, wake_from_zero=s.scale_to_zero,
+                  desired=max(s.initial_instances, 1) if s.is_async else s.initial_instances, schedule=schedule,
+                  wake_from_zero=s.scale_to_zero, queued=s.is_async,
                   gpus=1 if s.scale_to_zero else s.gpus_per_instance, **common)
     fleet.run()
     shadow = None
@@ -326,6 +376,7 @@ def report(settings: EndpointSettings, sim: Simulation) -> list[tuple[str, str]]
     names = ", ".join(f"{p.name} target {p.target:g}" for p in sim.fleet.policies)
     rows = [
         ("policies", names + (", wake-up on no capacity" if settings.scale_to_zero else "")
+         + (", wake-up on backlog without capacity" if settings.is_async else "")
          + f", {len(sim.fleet.schedule)} scheduled action(s)"),
         ("peak demand", f"{max(sim.demand):,.0f} calls/min ({sim.capacity_per_instance:,.0f} per instance at most)"),
         ("peak capacity shortfall", f"{sim.peak_shortfall:,.0f} calls/min"),
@@ -335,6 +386,13 @@ def report(settings: EndpointSettings, sim: Simulation) -> list[tuple[str, str]]
         ("instance-hours", f"{sim.instance_hours:.1f} vs {sim.static_instance_hours:.1f} for a static fleet of "
                            f"{sim.static_fleet + sim.static_shadow_fleet} at the same target ({100 * ratio:.0f} %)"),
     ]
+    if sim.fleet.queued:
+        rows[2:5] = [
+            ("peak queue", f"{max(sim.fleet.backlog):,.0f} requests (async: they wait, none is lost)"),
+            ("longest wait", f"{max(sim.fleet.oldest_wait)} min; {sim.minutes_waiting()} minutes with a request "
+                             f"waiting over a minute (spike from {start // 60:02d}:{start % 60:02d})"),
+            ("lost calls", "0"),
+        ]
     if sim.shadow:
         rows.append(("shadow instance-hours", f"{sim.shadow_instance_hours:.1f} (peak {max(sim.shadow.in_service)})"))
     cost, static_cost = sim.cost(sim.instance_hours), sim.cost(sim.static_instance_hours)

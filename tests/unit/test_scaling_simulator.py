@@ -155,3 +155,48 @@ def test_make_simulate_scaling_json_prints_one_object():
     figures = json.loads(line)
     assert {"shortfall_minutes", "peak_shortfall_calls_per_minute", "lost_calls", "instance_hours",
             "static_instance_hours"} <= set(figures) and set(figures["reactive_only"]) >= {"lost_calls"}
+
+
+ASYNC = ROOT / "tests" / "fixtures" / "manifest-prod-async.json"
+
+
+def test_async_queues_what_real_time_would_lose():
+    # one instance of 600 calls/min at most, 900 calls/min for 10 minutes: real time loses 300 a minute
+    demand = [900] * 10 + [0] * 20
+    realtime = simulate(cpu(max_instances=1), demand)
+    assert realtime.lost_calls == pytest.approx(3000)
+    queued = simulate(cpu(mode="async", max_instances=1), demand)
+    assert queued.lost_calls == 0
+    assert max(queued.fleet.backlog) == pytest.approx(3000)  # the queue peaks when the burst ends ...
+    assert queued.fleet.backlog[14] == 0  # ... and drains at 600 a minute
+    assert max(queued.fleet.oldest_wait) == 5  # minute 9's calls are served in minute 13
+
+
+def test_async_scales_on_the_backlog_per_instance():
+    sim = simulate(cpu(mode="async", async_inference={"backlog_per_instance": 100}), [900] * 30)
+    assert sim.fleet.policies[0].name == "backlog" and sim.fleet.policies[0].target == 100
+    # 300 queued calls a minute on one instance: the metric (one minute late) passes 100 for 3 datapoints
+    assert sim.desired[:4] == [1, 1, 1, 1] and max(sim.desired) > 1
+
+
+def test_async_scales_in_to_zero_when_the_queue_is_empty_and_wakes_up_on_backlog_without_capacity():
+    settings = cpu(mode="async", min_instances=0, initial_instances=1, max_instances=2)
+    sim = simulate(settings, [0] * 60 + [50] * 30)
+    # ApproximateBacklogSizePerInstance is published at 0: 15 datapoints below 90 % of target, then in to zero
+    assert sim.desired[15] == 1 and sim.desired[16] == 0
+    # HasBacklogWithoutCapacity at 60 and 61, seen one minute late: the alarm fires at 62, +1 instance
+    assert sim.desired[62] == 0 and sim.desired[63] == 1
+    # the instance serves after its 5-minute start, from 68: minute 60's requests waited 8 minutes, none was lost
+    assert sim.lost_calls == 0 and sim.fleet.oldest_wait[67] == 8 and sim.fleet.backlog[68] == 0
+    # 50 calls/min keep the queue empty, so the fleet scales in again: a trickle waits at every wake-up
+    assert sim.desired[84] == 0
+
+
+def test_the_async_prod_example_reports_the_spike_as_a_queue():
+    manifest = load_manifest(ASYNC)
+    sim = simulate(manifest.endpoint, default_traffic(), traffic_zone=traffic_zone_of(manifest.endpoint))
+    rows = dict(report(manifest.endpoint, sim))
+    assert rows["lost calls"] == "0" and "peak queue" in rows and "longest wait" in rows
+    assert "wake-up on backlog without capacity" in rows["policies"]
+    summary = sim.summary()
+    assert summary["lost_calls"] == 0 and summary["peak_backlog"] > 0 and summary["longest_wait_minutes"] >= 1
