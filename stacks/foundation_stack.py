@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.common.naming import model_package_group_name
-from stacks.config.endpoint import StageEndpoints
+from stacks.config.endpoint import EndpointSettings, StageEndpoints
 from stacks.cost.cost_showback import CostShowback
 from stacks.cost.team_budget import TeamBudget
 from stacks.deploy.approval_hook import ApprovalHook
@@ -23,6 +23,7 @@ from stacks.monitoring.drift_job_roles import DriftJobRoles, WatchedEndpoint
 from stacks.monitoring.drift_retrain import DriftRetrain
 from stacks.monitoring.factory_dashboard import FactoryDashboard
 from stacks.monitoring.monitoring_failures import MonitoringFailures
+from stacks.serving.team_apis import TeamApis
 
 
 class FoundationStack(cdk.Stack):
@@ -47,6 +48,7 @@ class FoundationStack(cdk.Stack):
         stage_accounts: Mapping[str, str] | None = None,
         drift_endpoints: Sequence[WatchedEndpoint] = (),
         monitoring_engines: Mapping[str, str] | None = None,
+        api_stages: Mapping[str, Mapping[str, EndpointSettings]] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -105,6 +107,9 @@ class FoundationStack(cdk.Stack):
             action=budget_action,
         )
 
+        if api_stages:
+            self.apis = TeamApis(self, "Apis", team=team, stages=api_stages, bucket_name=artifact_bucket_name,
+                                 bucket_account=self.account, key=self.key, topic=self.topic)
         cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "KeyArn", value=self.key.key_arn)
         cdk.CfnOutput(self, "SageMakerExecutionRoleArn", value=self.sagemaker_role.role_arn)

@@ -6,26 +6,29 @@ team's drift-retrain rule picks them up."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from stacks.config.endpoint import EndpointSettings
 from stacks.deploy.deployment_target import DeploymentTarget
 from stacks.foundation.approver_topic import ApproverTopic
 from stacks.foundation.team_key import TeamKey
 from stacks.monitoring.drift_job_roles import DriftJobRoles, WatchedEndpoint
 from stacks.monitoring.metric_sharing import MetricSharing
 from stacks.monitoring.monitoring_failures import MonitoringFailures
+from stacks.serving.team_apis import TeamApis
 
 
 class TargetStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, models: Sequence[str],
                  metric_readers: Sequence[str] = (),
                  factory_account: str, artifact_bucket_name: str, approvers: Sequence[str], clarify: bool = False,
-                 drift_endpoints: Sequence[WatchedEndpoint] = (), **kwargs) -> None:
+                 drift_endpoints: Sequence[WatchedEndpoint] = (),
+                 api_stages: Mapping[str, Mapping[str, EndpointSettings]] | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         target = DeploymentTarget(self, "Target", team=team, models=models, factory_account=factory_account,
                                   artifact_bucket_name=artifact_bucket_name, clarify=clarify)
@@ -38,6 +41,10 @@ class TargetStack(cdk.Stack):
                                              key_reasons=target.factory_key_reason)
         if metric_readers:
             MetricSharing(self, "MetricSharing", reader_accounts=metric_readers)
+        if api_stages:
+            # asynchronous answers land in the factory account's bucket
+            self.apis = TeamApis(self, "Apis", team=team, stages=api_stages, bucket_name=artifact_bucket_name,
+                                 bucket_account=factory_account, key=key, topic=topic)
         factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(
             service="events", account=factory_account, resource="event-bus", resource_name="default"))
         self.drift_forwarding = events.Rule(

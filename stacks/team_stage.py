@@ -62,6 +62,7 @@ class TeamStage(cdk.Stage):
             budget_action=team.budget_action,
             drift_endpoints=watched_endpoints(team, team.account),
             monitoring_engines={m.name: m.monitoring.engine for m in team.models},
+            api_stages=team.api_stages(team.account),
         )
         # one stack per separate staging/prod account (same region), deployed with credentials for it
         self.targets = {
@@ -75,7 +76,7 @@ class TeamStage(cdk.Stage):
                 clarify=any(m.monitoring.bias or m.monitoring.explainability for m in team.models),
                 artifact_bucket_name=artifact_bucket_name(team.name, team.account, team.region),
                 metric_readers=(metric_sharing or {}).get(account, []),
-                drift_endpoints=watched_endpoints(team, account))
+                drift_endpoints=watched_endpoints(team, account), api_stages=team.api_stages(account))
             for account in team.target_accounts
         }
 

@@ -124,3 +124,18 @@ def async_locations(bucket: str, endpoint: str) -> dict[str, str]:
 
 def async_topic_name(endpoint: str, kind: str) -> str:
     return f"{endpoint}-async-{kind}"
+
+
+def api_name(team: str, stage: str) -> str:
+    """The team's consumer API of a stage (API Gateway REST API and its web ACL)."""
+    return f"mf-{team}-{stage}"
+
+
+def api_url_parameter(team: str, model: str, stage: str) -> str:
+    """Where the stage's API writes the model's invocation URL (read by the deploy for the client snippet)."""
+    return f"{PARAMETER_ROOT}/{team}/{model}/{stage}/api-url"
+
+
+def invoke_policy_name(team: str, model: str, stage: str) -> str:
+    """The managed policy app teams attach to call a model's stage through its API."""
+    return f"mf-{team}-{model}-{stage}-invoke"

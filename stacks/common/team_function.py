@@ -46,7 +46,8 @@ def team_table(scope: Construct, construct_id: str, *, table_name: str, partitio
 
 class TeamFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, name: str, description: str,
-                 key: kms.IKey, topic: sns.ITopic, environment: dict[str, str]) -> None:
+                 key: kms.IKey, topic: sns.ITopic, environment: dict[str, str], code: str | None = None) -> None:
+        """`code`: the folder under lambdas/ (default: `name` with '_' for '-')."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         function_name = f"mf-{team}-{name}"
@@ -74,7 +75,8 @@ class TeamFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler="app.handler",
             role=self.role,
-            code=lambda_.Code.from_asset(str(LAMBDAS / name.replace("-", "_")), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(LAMBDAS / (code or name.replace("-", "_"))),
+                                         exclude=["__pycache__", "*.pyc"]),
             layers=[layer],
             memory_size=256,
             timeout=cdk.Duration.seconds(30),

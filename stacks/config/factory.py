@@ -78,6 +78,17 @@ class TeamConfig(Strict):
         """The accounts other than the factory account that endpoints of this team run in."""
         return sorted({self.stage_account(s) for s in ("staging", "prod")} - {self.account})
 
+    def api_stages(self, account: str) -> dict:
+        """The stages in `account` that serve a model through the consumer API: stage -> model -> settings."""
+        stages = {}
+        for stage in ("staging", "prod"):
+            if self.stage_account(stage) != account:
+                continue
+            models = {m.name: getattr(m.endpoint, stage) for m in self.models if getattr(m.endpoint, stage).api}
+            if models:
+                stages[stage] = models
+        return stages
+
 
 class FactorySettings(Strict):
     name: Slug
