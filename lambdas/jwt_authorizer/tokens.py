@@ -101,8 +101,11 @@ class KeySets:
         fetched_at, keys = self._keys.get(issuer, (float("-inf"), {}))
         age = self.clock() - fetched_at
         if age > KEYS_TTL_SECONDS or (kid not in keys and age > REFETCH_SECONDS):
-            keys = self._fetch(issuer)
-            self._keys[issuer] = (self.clock(), keys)
+            try:
+                keys = self._fetch(issuer)
+            finally:
+                # a failed fetch is not retried for REFETCH_SECONDS either (the known keys stay in use)
+                self._keys[issuer] = (self.clock(), keys)
         if kid not in keys:
             raise TokenError(f"no signing key {kid!r} at {issuer}")
         return keys[kid]
@@ -123,6 +126,8 @@ def verify(token: str, *, issuer: str, audiences: list[str], keys: KeySets, now:
     header, claims, signing_input, signature = split_token(token)
     if header.get("alg") != "RS256":
         raise TokenError(f"algorithm {header.get('alg')!r} is not RS256")
+    if claims.get("iss") != issuer:  # before any key fetch: another issuer's token never costs a request
+        raise TokenError(f"issuer {claims.get('iss')!r} is not {issuer!r}")
     if not rs256_valid(signing_input, signature, keys.key(issuer, header.get("kid"))):
         raise TokenError("bad signature")
     check_claims(claims, issuer=issuer, audiences=audiences, now=now)
