@@ -27,7 +27,13 @@ from urllib.parse import quote
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from stacks.common.naming import artifact_bucket_name, async_locations, deploy_action_role_name, target_role_arn
+from stacks.common.naming import (
+    api_url_parameter,
+    artifact_bucket_name,
+    async_locations,
+    deploy_action_role_name,
+    target_role_arn,
+)
 
 # standard retry mode: throttling and transient errors retried with backoff and a retry quota
 RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
@@ -374,6 +380,40 @@ def record(*, ssm, settings: dict[str, Any], stage: str, package_arn: str, sagem
     return name
 
 
+def client_prefix(bucket: str, endpoint: str) -> str:
+    return f"s3://{bucket}/clients/{endpoint}"
+
+
+def publish_client(*, ssm, s3, settings: dict[str, Any], manifest: dict[str, Any], body: str) -> str:
+    """Write the stage's client code (pipelines/deploy/client_snippets.py) next to the team's artifacts:
+    `clients/<endpoint>/` in the team bucket, with `client.json` saying what it calls. Returns the prefix."""
+    from pipelines.deploy.client_snippets import snippets
+
+    team, model, stage = settings["team"], settings["model"], manifest["stage"]
+    endpoint = manifest["endpoint"]
+    url = None
+    if endpoint.get("api"):
+        url = _parameter(ssm, api_url_parameter(team, model, stage))
+        if url is None:
+            raise DeployError(f"{stage} has an API but {api_url_parameter(team, model, stage)} is not there: deploy "
+                              f"the team's foundation{' or target' if manifest['account'] != settings['account'] else ''} "
+                              "stack with this config first")
+    name = f"mf-{team}-{model}-{stage}"
+    bucket = artifact_bucket_name(team, settings["account"], settings["region"])
+    files = snippets(team=team, model=model, stage=stage, region=settings["region"], endpoint=endpoint, url=url,
+                     body=body, async_input=async_locations(bucket, name)["input"])
+    prefix = client_prefix(bucket, name)
+    described = {"team": team, "model": model, "stage": stage, "mode": endpoint.get("mode", "realtime"),
+                 "url": url, "endpoint": None if endpoint.get("mode") == "batch" else name,
+                 "auth": (endpoint.get("api") or {}).get("auth"), "model_package_arn": manifest["model_package_arn"],
+                 "files": sorted(files)}
+    for filename, text in {**files, "client.json": json.dumps(described, indent=2) + "\n"}.items():
+        target_bucket, key = _split_s3(f"{prefix}/{filename}")
+        s3.put_object(Bucket=target_bucket, Key=key, Body=text.encode(),
+                      ContentType="application/json" if filename.endswith(".json") else "text/plain")
+    return prefix
+
+
 # the resource each AWS operation of this run was last called on, for the one-line error of a failed call
 LAST_RESOURCE: dict[str, str] = {}
 RESOURCE_PARAMETERS = ("ModelPackageName", "EndpointName", "EndpointConfigName", "ModelName",
@@ -431,9 +471,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"smoke test passed: {result['requests']} requests, p95 {result['p95_ms']:.0f} ms")
         elif args[:1] == ["record"] and len(args) == 2 and args[1] in ("staging", "prod"):
             manifest = json.loads((out / f"manifest-{args[1]}.json").read_text())
+            batch = manifest["endpoint"].get("mode") == "batch"
+            # a batch stage has no endpoint to ask: CloudFormation deployed exactly this package's model
             print(record(ssm=client("ssm"), settings=settings, stage=args[1],
                          package_arn=manifest["model_package_arn"],
-                         sagemaker=runtime_client(boto3, settings, manifest, service="sagemaker")))
+                         sagemaker=None if batch else runtime_client(boto3, settings, manifest, service="sagemaker")))
+            body, _ = sample_payload(Path(settings["sample_data"]), settings["label"], rows=2)
+            prefix = publish_client(ssm=runtime_client(boto3, settings, manifest, service="ssm"), s3=client("s3"),
+                                    settings=settings, manifest=manifest, body=body)
+            print(f"client code: {prefix}/ (aws s3 cp --recursive {prefix}/ .)")
         elif args[:1] == ["check-approved"]:
             print(check_still_approved(sagemaker=client("sagemaker"), package_arn=package_arn or ""))
         else:

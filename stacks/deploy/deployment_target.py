@@ -113,6 +113,11 @@ class DeploymentTarget(Construct):
             resources=[f"{bucket_arn}/*"]))
         self.deploy_action_role.add_to_policy(factory_key)
         # the deploy pipeline's TestStaging smoke test runs through this role
+        # Record*: the URL the stage's API wrote here, for the client code
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
+            resources=[stack.format_arn(service="ssm", resource="parameter",
+                                        resource_name=f"model-factory/{team}/*/api-url")]))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="SmokeTestAsyncInput", actions=["s3:PutObject"], resources=[f"{bucket_arn}/async/{prefix}*-staging/input/*"]))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
@@ -164,6 +169,8 @@ class DeploymentTarget(Construct):
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
+            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/model-factory/{team}/*/api-url]": (
+                "Read only, the API URLs of the team's models in this account (one parameter per model and stage)."),
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/async/{prefix}*-staging/input/*]": (
                 "The asynchronous smoke test's sample, only under the team's staging endpoints' input prefixes."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (

@@ -36,6 +36,7 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
+    api_url_parameter,
     cfn_execution_role_name,
     codepipeline_name,
     deploy_action_role_name,
@@ -292,6 +293,15 @@ class ModelDeploy(Construct):
             sid="ReadTheModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="CheckArtifactsAndMetrics", actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
+        # Record*: the stage's client code under clients/<endpoint>/, with the URL its API recorded
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="PublishClientCode", actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"clients/{endpoint_name(team, model, stage)}/*") for stage in STAGES]))
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
+            resources=[stack.format_arn(service="ssm", resource="parameter",
+                                        resource_name=api_url_parameter(team, model, stage).lstrip("/"))
+                       for stage in STAGES]))
         # mode async: the smoke test puts its sample under the staging endpoint's input prefix and invokes it
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="SmokeTestAsyncInput", actions=["s3:PutObject"],
@@ -352,11 +362,15 @@ class ModelDeploy(Construct):
         packages = nag_text(stack, stack.format_arn(service="sagemaker", resource="model-package",
                                                     resource_name=f"{group}/*"))
         smoke_input = f"async/{endpoint_name(team, model, 'staging')}/input/*"
+        clients = {f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(f'clients/{endpoint_name(team, model, stage)}/*'))}]": (
+            "The stage's client code files (client.py, curl.sh, client.json), only under that endpoint's prefix.")
+            for stage in STAGES}
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
             **artifacts,
             **codebuild_default_reasons(stack, self.project.project_name),
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
+            **clients,
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(smoke_input))}]": (
                 "The asynchronous smoke test's sample, named per run, only under the staging endpoint's input prefix."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name='*'))}]": (

@@ -493,7 +493,9 @@ def test_record_records_nothing_when_the_check_of_what_serves_fails(aws, operati
 
 
 def test_a_failed_record_is_one_line(aws, monkeypatch, capsys, tmp_path):
-    (tmp_path / "manifest-prod.json").write_text(json.dumps({"account": SETTINGS["account"], "model_package_arn": PROD_ARN}))
+    (tmp_path / "manifest-prod.json").write_text(json.dumps({
+        "stage": "prod", "account": SETTINGS["account"], "model_package_arn": PROD_ARN,
+        "endpoint": SETTINGS["endpoint"]["prod"]}))
     monkeypatch.setenv("DEPLOY_SETTINGS", json.dumps(SETTINGS))
     monkeypatch.setenv("DEPLOY_OUT", str(tmp_path))
     for code, status in FAULTS:
