@@ -225,9 +225,10 @@ class Batch(Strict):
     instance_type: Annotated[str, AfterValidator(_transform_instance_type)] = "ml.m5.xlarge"
     instance_count: int = Field(default=1, ge=1, le=100)
     content_type: Literal["text/csv", "application/json"] = "text/csv"
-    # MaxPayloadInMB (botocore TransformJob: 0-100); one mini-batch of lines per request
+    # MaxPayloadInMB (botocore CreateTransformJob: 0-100); one mini-batch of lines per request
     max_payload_mb: int = Field(default=6, ge=1, le=100)
-    max_runtime_hours: int = Field(default=6, ge=1, le=48)
+    # ModelClientConfig.InvocationsTimeoutInSeconds (botocore: 1-3600)
+    invocation_timeout_seconds: int = Field(default=600, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _separate_locations(self) -> Batch:

@@ -130,6 +130,21 @@ class FactoryConfig(Strict):
                         {"where": f"{where}.training.data_s3_uri", "got": data,
                          "message": f"is outside the team's artifact bucket and teams[{team_index}].data_buckets "
                                     f"({', '.join(sorted(allowed_buckets))})"})
+                team_bucket = artifact_bucket_name(team.name, team.account, team.region)
+                for stage in ("staging", "prod"):
+                    batch = getattr(model.endpoint, stage).batch
+                    if batch is None:
+                        continue
+                    # the transform runs as the team's SageMaker role: it reads and writes the team bucket
+                    if batch.input_s3_uri.split("/")[2] != team_bucket:
+                        raise PydanticCustomError("field_error", "{where}: {message}", {
+                            "where": f"{where}.endpoint.{stage}.batch.input_s3_uri", "got": batch.input_s3_uri,
+                            "message": f"must be in the team's bucket s3://{team_bucket}/ (copy the data there)"})
+                    if not batch.output_s3_uri.startswith(f"s3://{team_bucket}/batch/"):
+                        raise PydanticCustomError("field_error", "{where}: {message}", {
+                            "where": f"{where}.endpoint.{stage}.batch.output_s3_uri", "got": batch.output_s3_uri,
+                            "message": f"must be under s3://{team_bucket}/batch/ (where the team's endpoints may "
+                                       "write scores)"})
                 clarify = [k for k in ("bias", "explainability") if getattr(model.monitoring, k)]
                 if clarify and team.region not in CLARIFY_REGISTRIES:
                     raise PydanticCustomError(

@@ -47,7 +47,7 @@ class DeployManifest(Strict):
 
     @model_validator(mode="after")
     def _monitoring_possible(self) -> DeployManifest:
-        if self.monitoring.active and self.endpoint.data_capture_percent == 0:
+        if self.monitoring.active and self.endpoint.has_endpoint and self.endpoint.data_capture_percent == 0:
             raise field_error("monitoring", "needs captured data: set endpoint.data_capture_percent above 0 or "
                               "monitoring.enabled: false", "data_capture_percent 0")
         if self.monitoring.active and not self.monitoring.factory_engine and self.region not in MODEL_MONITOR_REGISTRIES:

@@ -318,3 +318,44 @@ def test_a_window_whose_labels_are_one_class_publishes_no_quality(aws, baseline,
     result = run(s3, cloudwatch, baseline, tmp_path, ground_truth_uri=f"s3://{BUCKET}/gt", metric="auc")
     assert result["quality"]["records"] == 400 and np.isnan(result["quality"]["value"])
     assert not {"LiveQuality", "QualityRecords"} & set(published(cloudwatch))
+
+
+# --- a Batch Transform run judged like captured traffic ---------------------------------------------------
+# CreateTransformJob with SplitType Line and AssembleWith Line writes, for each input object <key>, the object
+# <S3OutputPath>/<key>.out with one answer line per input line (SageMaker developer guide, "Batch transform":
+# "the output file has the same name with .out appended").
+BATCH_IN, BATCH_OUT = f"s3://{BUCKET}/scoring/in", f"s3://{BUCKET}/batch/out/run-1"
+
+
+def put_batch(s3, name: str, frame: pd.DataFrame, answers: int | None = None) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"scoring/in/{name}",
+                  Body=frame[FEATURES].to_csv(header=False, index=False).encode())
+    scores = np.clip(frame["amount"].to_numpy() / 1000, 0, 1)[: answers if answers is not None else len(frame)]
+    s3.put_object(Bucket=BUCKET, Key=f"batch/out/run-1/{name}.out", Body="\n".join(f"{v:.4f}" for v in scores).encode())
+
+
+def test_a_batch_run_is_judged_on_its_inputs_and_answers(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_batch(s3, "day-1.csv", DATA.iloc[12000:12300])
+    shifted = DATA.iloc[12300:12600].copy()
+    shifted["amount"] = shifted["amount"] * 5
+    put_batch(s3, "day-2.csv", shifted)
+    result = drift.monitor_batch(s3=s3, cloudwatch=cloudwatch, baseline=baseline, input_uri=BATCH_IN,
+                                 output_uri=BATCH_OUT, out=tmp_path, team="pricing", model="demand-forecast",
+                                 stage="prod", now=NOW)
+    assert result["records"] == 600 and result["batch"]["files"] == 2
+    assert result["features"]["amount"]["drifted"] and result["score"] is not None
+    assert {"Team": "pricing", "Model": "demand-forecast", "Stage": "prod", "Feature": "amount"} in published(
+        cloudwatch)["FeatureDrift"]
+    assert json.loads((tmp_path / "drift.json").read_text())["records"] == 600
+
+
+def test_a_batch_answer_missing_or_short_is_one_error(aws, baseline, tmp_path):
+    s3, cloudwatch = aws
+    put_batch(s3, "day-1.csv", DATA.iloc[:10], answers=9)
+    with pytest.raises(drift.DriftError, match=r"day-1.csv.out has 9 answers for 10 input lines"):
+        drift.batch_frame(s3, BATCH_IN, BATCH_OUT, FEATURES)
+    s3.delete_object(Bucket=BUCKET, Key="scoring/in/day-1.csv")
+    s3.put_object(Bucket=BUCKET, Key="scoring/in/day-2.csv", Body=b"1,2")
+    with pytest.raises(drift.DriftError, match=r"scoring/in/day-2.csv has no answer at .*day-2.csv.out"):
+        drift.batch_frame(s3, BATCH_IN, BATCH_OUT, FEATURES)

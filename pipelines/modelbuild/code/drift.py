@@ -6,6 +6,11 @@ baseline at build time and compares live traffic with it.
     python drift.py report --capture capture/ --baseline drift-baseline/ --out out/ [--ground-truth gt/]
     python drift.py monitor --capture-uri s3://b/data-capture/<endpoint>/ --baseline drift-baseline/ --out out/
         --window-hours 1 --team t --model m --stage prod [--ground-truth-uri s3://b/gt/]
+    python drift.py batch --input-uri s3://b/scoring/in/ --output-uri s3://b/batch/out/<run>/ --baseline b/
+        --out out/ --team t --model m --stage prod
+
+`batch` judges one Batch Transform run like captured traffic: every input object's CSV lines joined with the
+lines of its `<object>.out` answer (SplitType Line, AssembleWith Line: one answer line per input line).
 
 Runs in the SageMaker scikit-learn processing container (numpy, pandas, scipy, scikit-learn, boto3) and
 locally (`make monitor-local`). `monitor` is what the endpoint's scheduled job runs: it reads the capture files
@@ -339,6 +344,47 @@ def monitor(*, s3, cloudwatch, baseline: dict, capture_uri: str, out: Path, wind
     return result
 
 
+def batch_frame(s3, input_uri: str, output_uri: str, columns: list[str]) -> tuple[pd.DataFrame, int]:
+    """The records of a transform run: input object `<prefix>/<key>` answered in `<output>/<key>.out`."""
+    in_bucket, in_prefix = split_s3(input_uri)
+    out_bucket, out_prefix = split_s3(output_uri)
+    in_prefix, out_prefix = in_prefix.rstrip("/") + "/", out_prefix.rstrip("/") + "/"
+    keys = sorted(item["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=in_bucket, Prefix=in_prefix)
+                  for item in page.get("Contents", []) if not item["Key"].endswith("/"))
+    records = []
+    for key in keys:
+        inputs = s3.get_object(Bucket=in_bucket, Key=key)["Body"].read().decode("utf-8")
+        answer_key = out_prefix + key[len(in_prefix):] + ".out"
+        try:
+            answers = s3.get_object(Bucket=out_bucket, Key=answer_key)["Body"].read().decode("utf-8")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise DriftError(f"s3://{in_bucket}/{key} has no answer at s3://{out_bucket}/{answer_key}") from None
+            raise
+        rows = rows_of(inputs, "text/csv", columns)
+        scores = rows_of(answers, "text/csv", [])
+        if len(scores) != len(rows):
+            raise DriftError(f"s3://{out_bucket}/{answer_key} has {len(scores)} answers for {len(rows)} input lines")
+        records += [{**row, "__score": score["value"]} for row, score in zip(rows, scores)]
+    frame = pd.DataFrame.from_records(records, columns=[*columns, "__score"])
+    for column in [*columns, "__score"]:
+        frame[column] = _numeric(frame[column])
+    return frame, len(keys)
+
+
+def monitor_batch(*, s3, cloudwatch, baseline: dict, input_uri: str, output_uri: str, out: Path, team: str,
+                  model: str, stage: str, now: datetime, threshold: float = DEFAULT_THRESHOLD,
+                  min_records: int = DEFAULT_MIN_RECORDS) -> dict:
+    """One batch run: its inputs and answers -> drift.json -> CloudWatch, with the stage's dimensions."""
+    frame, files = batch_frame(s3, input_uri, output_uri, list(baseline["features"]))
+    result = report(baseline, frame, threshold=threshold, min_records=min_records)
+    result["batch"] = {"input_uri": input_uri, "output_uri": output_uri, "files": files}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "drift.json").write_text(json.dumps(result, indent=1))
+    publish(cloudwatch, cloudwatch_metrics(result, team=team, model=model, stage=stage), now)
+    return result
+
+
 # --- command line ---------------------------------------------------------------------------------------
 
 def load_baseline(path: Path) -> dict:
@@ -384,7 +430,14 @@ def main(argv: list[str] | None = None) -> int:
         mon.add_argument(f"--{name}", required=True)
     mon.add_argument("--ground-truth-uri")
     mon.add_argument("--skip-uri", action="append", default=[], help="capture not to judge (a shadow variant's)")
-    for command in (rep, mon):
+    bat = commands.add_parser("batch", help="one Batch Transform run: its inputs and answers from S3")
+    bat.add_argument("--input-uri", required=True)
+    bat.add_argument("--output-uri", required=True, help="the run's S3OutputPath (<object>.out per input object)")
+    bat.add_argument("--baseline", type=Path, required=True)
+    bat.add_argument("--out", type=Path, required=True)
+    for name in ("team", "model", "stage"):
+        bat.add_argument(f"--{name}", required=True)
+    for command in (rep, mon, bat):
         command.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
         command.add_argument("--min-records", type=int, default=DEFAULT_MIN_RECORDS)
         command.add_argument("--problem-type", default="binary_classification")
@@ -403,6 +456,19 @@ def main(argv: list[str] | None = None) -> int:
                              skip=tuple(args.skip_uri),
                              threshold=args.threshold, min_records=args.min_records,
                              problem_type=args.problem_type, metric=args.metric)
+            print(summary(result, args.out))
+            return 0
+        if args.command == "batch":
+            import boto3
+            from botocore.config import Config
+
+            retries = Config(retries={"mode": "standard", "max_attempts": 5})
+            result = monitor_batch(s3=boto3.client("s3", config=retries),
+                                   cloudwatch=boto3.client("cloudwatch", config=retries),
+                                   baseline=load_baseline(args.baseline), input_uri=args.input_uri,
+                                   output_uri=args.output_uri, out=args.out, team=args.team, model=args.model,
+                                   stage=args.stage, now=datetime.now(timezone.utc), threshold=args.threshold,
+                                   min_records=args.min_records)
             print(summary(result, args.out))
             return 0
         if args.command == "baseline":
