@@ -102,8 +102,22 @@ class TeamStage(cdk.Stage):
 
 
 def watched_endpoints(team: TeamConfig, account: str) -> list[WatchedEndpoint]:
-    """The endpoint stages in `account` whose model the factory engine watches."""
-    return [WatchedEndpoint(model=m.name, stage=stage, ground_truth_s3_uri=m.monitoring.ground_truth_s3_uri
-                            if m.monitoring.model_quality_enabled else None)
-            for m in team.models if m.monitoring.engine == "factory"
-            for stage in ("staging", "prod") if team.stage_account(stage) == account]
+    """The stages in `account` the team's drift roles serve: the endpoints the factory engine watches and the
+    stages with scheduled batch scoring."""
+    watched = []
+    for m in team.models:
+        for stage in ("staging", "prod"):
+            settings = getattr(m.endpoint, stage)
+            if team.stage_account(stage) != account:
+                continue
+            engine = m.monitoring.engine == "factory"
+            if not engine and settings.batch is None:
+                continue
+            watched.append(WatchedEndpoint(
+                model=m.name, stage=stage,
+                ground_truth_s3_uri=m.monitoring.ground_truth_s3_uri if engine and m.monitoring.model_quality_enabled
+                else None,
+                batch_input_s3_uri=settings.batch.input_s3_uri if settings.batch else None,
+                batch_output_s3_uri=settings.batch.output_s3_uri if settings.batch else None,
+                watched_endpoint=engine and settings.has_endpoint))
+    return watched

@@ -139,3 +139,8 @@ def api_url_parameter(team: str, model: str, stage: str) -> str:
 def invoke_policy_name(team: str, model: str, stage: str) -> str:
     """The managed policy app teams attach to call a model's stage through its API."""
     return f"mf-{team}-{model}-{stage}-invoke"
+
+
+def batch_pipeline_name(team: str, model: str, stage: str) -> str:
+    """The stage's scheduled batch scoring (SageMaker pipeline and its schedule)."""
+    return f"{endpoint_name(team, model, stage)}-batch"

@@ -55,13 +55,14 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
             + [arn("sagemaker", "monitoring-schedule", f"{prefix}*")]),
         iam.PolicyStatement(
             sid="ServeOnlyThisModelsPackages", actions=["sagemaker:DescribeModelPackage"], resources=list(package_arns)),
-        # the factory engine: the drift pipeline and its schedule, both named after the endpoint (the
+        # the factory engine's drift pipeline and the stage's batch pipeline, and their schedules, all named after
+        # the endpoint (the
         # AWS::SageMaker::Pipeline and AWS::Scheduler::Schedule handlers call these and iam:PassRole)
         iam.PolicyStatement(
             sid="DriftPipelines",
             actions=["sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DeletePipeline",
                      "sagemaker:DescribePipeline", "sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"],
-            resources=[arn("sagemaker", "pipeline", f"{prefix}*-drift")]),
+            resources=[arn("sagemaker", "pipeline", f"{prefix}*-drift"), arn("sagemaker", "pipeline", f"{prefix}*-batch")]),
         iam.PolicyStatement(
             sid="DriftSchedules",
             actions=["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule",
@@ -140,8 +141,10 @@ def acknowledge_endpoint_deployment(policy_resource, stack: cdk.Stack, *, prefix
         f"AwsSolutions-IAM5[Resource::{sagemaker}:endpoint/{prefix}*]": f"Only {whose} endpoints.",
         f"AwsSolutions-IAM5[Resource::{sagemaker}:pipeline/{prefix}*-drift]": (
             f"Only the drift pipelines named after {whose} endpoints (<endpoint>-drift)."),
+        f"AwsSolutions-IAM5[Resource::{sagemaker}:pipeline/{prefix}*-batch]": (
+            f"Only the batch scoring pipelines named after {whose} stages (<endpoint>-batch)."),
         f"AwsSolutions-IAM5[Resource::arn:{partition}:scheduler:{region}:{account}:schedule/default/{prefix}*]": (
-            f"Only the drift schedules named after {whose} endpoints, in the default schedule group."),
+            f"Only the drift and batch schedules named after {whose} endpoints, in the default schedule group."),
         f"AwsSolutions-IAM5[Resource::arn:{partition}:sns:{region}:{account}:{prefix}*-async-*]": (
             f"Only the async notification topics named after {whose} endpoints (<endpoint>-async-success|error)."),
         f"AwsSolutions-IAM5[Resource::{sagemaker}:inference-component/{prefix}*]": (

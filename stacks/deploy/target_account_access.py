@@ -16,8 +16,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 # where endpoints in a target account write into the factory bucket (data capture, monitoring output,
-# asynchronous answers and failures)
-WRITE_PREFIXES = ("data-capture", "monitoring", "async")
+# asynchronous answers and failures, batch scores)
+WRITE_PREFIXES = ("data-capture", "monitoring", "async", "batch")
 
 
 class TargetAccountAccess(Construct):

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
+    batch_pipeline_name,
     capture_prefix,
     drift_job_role_name,
     drift_pipeline_name,
@@ -40,6 +41,12 @@ class WatchedEndpoint:
     model: str
     stage: str
     ground_truth_s3_uri: str | None = None
+    # a stage with `batch`: its scheduled transform reads this prefix and writes under that one (team bucket)
+    batch_input_s3_uri: str | None = None
+    batch_output_s3_uri: str | None = None
+    # False when the factory engine watches no endpoint of the stage (mode batch, or engine model_monitor):
+    # no capture and no scheduled drift pipeline, only the batch pipeline
+    watched_endpoint: bool = True
 
 
 class DriftJobRoles(Construct):
@@ -53,15 +60,22 @@ class DriftJobRoles(Construct):
         stack = cdk.Stack.of(self)
         bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
         models = sorted({e.model for e in endpoints})
-        captures = [capture_prefix(team, e.model, e.stage) for e in endpoints]
+        captures = [capture_prefix(team, e.model, e.stage) for e in endpoints if e.watched_endpoint]
         reports = [drift_report_prefix(team, e.model, e.stage) for e in endpoints]
         # the build registers baseline.json of an execution and drift.py of a commit (pipelines/modelbuild)
         baselines = [f"{sagemaker_pipeline_name(team, m)}/executions/*/drift-baseline/baseline.json" for m in models]
         code = [f"{sagemaker_pipeline_name(team, m)}/code/*/drift.py" for m in models]
         truth = sorted({e.ground_truth_s3_uri.rstrip("/") + "/" for e in endpoints if e.ground_truth_s3_uri})
         pipelines = [stack.format_arn(service="sagemaker", resource="pipeline",
-                                      resource_name=drift_pipeline_name(team, e.model, e.stage)) for e in endpoints]
+                                      resource_name=drift_pipeline_name(team, e.model, e.stage))
+                     for e in endpoints if e.watched_endpoint]
+        batched = [e for e in endpoints if e.batch_input_s3_uri]
+        pipelines += [stack.format_arn(service="sagemaker", resource="pipeline",
+                                       resource_name=batch_pipeline_name(team, e.model, e.stage)) for e in batched]
+        batch_prefixes = sorted({uri.split("/", 3)[3].rstrip("/") for e in batched
+                                 for uri in (e.batch_input_s3_uri, e.batch_output_s3_uri)})
         jobs = stack.format_arn(service="sagemaker", resource="processing-job", resource_name="pipelines-*")
+        transforms = stack.format_arn(service="sagemaker", resource="transform-job", resource_name="pipelines-*")
         logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs:*",
                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
 
@@ -93,6 +107,18 @@ class DriftJobRoles(Construct):
                                                              "sagemaker:DescribeProcessingJob",
                                                              "sagemaker:StopProcessingJob", "sagemaker:AddTags"],
                                 resources=[jobs]),
+            *([
+                # the batch pipelines: the transform step (it runs as the model's role), then the drift step on
+                # that run's inputs and answers
+                iam.PolicyStatement(sid="BatchTransforms", actions=["sagemaker:CreateTransformJob",
+                                                                   "sagemaker:DescribeTransformJob",
+                                                                   "sagemaker:StopTransformJob", "sagemaker:AddTags"],
+                                    resources=[transforms]),
+                iam.PolicyStatement(sid="ListBatchData", actions=["s3:ListBucket"], resources=[bucket_arn],
+                                    conditions={"StringLike": {"s3:prefix": [f"{p}/*" for p in batch_prefixes]}}),
+                iam.PolicyStatement(sid="ReadBatchData", actions=["s3:GetObject"],
+                                    resources=[f"{bucket_arn}/{p}/*" for p in batch_prefixes]),
+            ] if batched else []),
             iam.PolicyStatement(sid="PassThisRoleToTheJob", actions=["iam:PassRole"],
                                 resources=[stack.format_arn(service="iam", region="", resource="role",
                                                             resource_name=drift_job_role_name(team))],
@@ -118,7 +144,21 @@ class DriftJobRoles(Construct):
                                             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
         self.schedule_role.add_to_policy(iam.PolicyStatement(
             sid="StartTheDriftPipelines", actions=["sagemaker:StartPipelineExecution"], resources=pipelines))
-        self._acknowledge(stack, bucket_arn, captures, reports, baselines, code, truth, jobs, logs, key_reasons or {})
+        self._acknowledge(stack, bucket_arn, captures, reports, baselines, code, truth, jobs, logs,
+                          {**(key_reasons or {}), **self._batch_reasons(stack, bucket_arn, batch_prefixes, transforms)})
+
+    @staticmethod
+    def _batch_reasons(stack: cdk.Stack, bucket_arn: str, prefixes: list[str], transforms: str) -> dict[str, str]:
+        if not prefixes:
+            return {}
+        return {
+            **{f"AwsSolutions-IAM5[Resource::{bucket_arn}/{p}/*]": (
+                "Read-only, the batch scoring input or output prefix the stage's config names; the transform names "
+                "the answer objects per run.") for p in prefixes},
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, transforms)}]": (
+                "SageMaker Pipelines name the transform jobs they start 'pipelines-<execution>-...'; only in this "
+                "account and region."),
+        }
 
     def _acknowledge(self, stack: cdk.Stack, bucket_arn: str, captures, reports, baselines, code, truth, jobs,
                      logs, key_reasons: dict[str, str]) -> None:

@@ -101,11 +101,19 @@ def pipeline_definition(*, team: str, model: str, stage: str, settings: Monitori
 class FactoryDriftMonitor(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, model: str, stage: str,
                  settings: Monitoring, bucket_name: str, kms_key_arn: str, job_role_arn: str,
-                 schedule_role_arn: str, alarm_topic: sns.ITopic, shadow: bool = False) -> None:
+                 schedule_role_arn: str, alarm_topic: sns.ITopic, shadow: bool = False,
+                 batch_only: bool = False) -> None:
+        """`batch_only`: a stage with no endpoint (mode batch): no capture to read, so no drift pipeline nor
+        schedule; its batch pipeline publishes the same figures once per run, which the alarms judge per day,
+        each run on its own (1 of 1)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self.endpoint_name = endpoint_name(team, model, stage)
         name = drift_pipeline_name(team, model, stage)
+        if batch_only:
+            self._alarms(team, model, stage, settings, alarm_topic, period=cdk.Duration.days(1),
+                         m_of_n={"evaluation_periods": 1, "datapoints_to_alarm": 1}, name=name, scheduled=False)
+            return
         definition = pipeline_definition(team=team, model=model, stage=stage, settings=settings,
                                          bucket_name=bucket_name, kms_key_arn=kms_key_arn, role_arn=job_role_arn,
                                          shadow=shadow)
@@ -125,15 +133,19 @@ class FactoryDriftMonitor(Construct):
                 # a throttled or failed start is retried within the hour; a run never started is "missing"
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=3, maximum_event_age_in_seconds=3600)))
-        self.schedule.add_dependency(self.pipeline)
+        self.schedule.node.add_dependency(self.pipeline)
+        self._alarms(team, model, stage, settings, alarm_topic, period=cdk.Duration.hours(settings.interval_hours),
+                     m_of_n={"evaluation_periods": settings.alarm_periods,
+                             "datapoints_to_alarm": min(settings.alarm_datapoints, settings.alarm_periods)},
+                     name=name, scheduled=True)
 
-        period = cdk.Duration.hours(settings.interval_hours)
+    def _alarms(self, team: str, model: str, stage: str, settings: Monitoring, alarm_topic: sns.ITopic, *,
+                period: cdk.Duration, m_of_n: dict, name: str, scheduled: bool) -> None:
+        """`scheduled`: the drift pipeline runs on its schedule (a missing run alarms; ground truth joins)."""
         dimensions = {"Team": team, "Model": model, "Stage": stage}
         records = cloudwatch.Metric(namespace=NAMESPACE, metric_name="DriftRecords", dimensions_map=dimensions,
                                     statistic="Sum", period=period)
         action = cw_actions.SnsAction(alarm_topic)
-        m_of_n = {"evaluation_periods": settings.alarm_periods,
-                  "datapoints_to_alarm": min(settings.alarm_datapoints, settings.alarm_periods)}
         retrains = "the team's drift-retrain function retrains" if stage == "prod" else "notifies only (staging)"
         self.drift_alarms: list[cloudwatch.Alarm] = []
         figures = [(f"drift-{metric_safe(f)}", f"'{f}'", cloudwatch.Metric(
@@ -146,7 +158,7 @@ class FactoryDriftMonitor(Construct):
             alarm = cloudwatch.Alarm(
                 self, f"Alarm-{suffix}", alarm_name=f"{self.endpoint_name}-{suffix}",
                 alarm_description=f"Live {what} drifts from the training baseline (PSI above {settings.threshold:g} "
-                                  f"on {m_of_n['datapoints_to_alarm']} of {settings.alarm_periods} runs with at "
+                                  f"on {m_of_n['datapoints_to_alarm']} of {m_of_n['evaluation_periods']} runs with at "
                                   f"least {settings.min_records} records): {retrains}",
                 # below min_records a run judges nothing (the job publishes no drift then, and the guard holds)
                 metric=cloudwatch.MathExpression(
@@ -157,7 +169,8 @@ class FactoryDriftMonitor(Construct):
             alarm.add_alarm_action(action)
             self.drift_alarms.append(alarm)
         self.quality_alarm = None
-        if settings.model_quality_active:
+        # ground truth joins captured requests by event id: a batch-only stage has none
+        if settings.model_quality_active and scheduled:
             below = settings.quality_higher_is_better
             quality = cloudwatch.Metric(namespace=NAMESPACE, metric_name="LiveQuality", statistic="Average",
                                         dimensions_map={**dimensions, "Metric": settings.quality_metric}, period=period)
@@ -176,6 +189,9 @@ class FactoryDriftMonitor(Construct):
                                      else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD),
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING, **m_of_n)
             self.quality_alarm.add_alarm_action(action)
+        self.missing_alarm = None
+        if not scheduled:
+            return
         # every successful run publishes MonitorRuns 1; two intervals without one is a missing monitor
         self.missing_alarm = cloudwatch.Alarm(
             self, "MissingAlarm", alarm_name=f"{self.endpoint_name}-monitor-missing",

@@ -2,9 +2,9 @@
 on the fields the documented events carry (SageMaker developer guide, "Events that Amazon SageMaker AI
 sends to Amazon EventBridge"):
 
-- the factory engine: "SageMaker Model Building Pipeline Execution Status Change" with
-  `currentPipelineExecutionStatus` Failed and the `pipelineArn` of one of the team's drift pipelines
-  (`mf-<team>-<model>-<stage>-drift`); this also catches a run whose processing job never started;
+- the factory engine and batch scoring: "SageMaker Model Building Pipeline Execution Status Change" with
+  `currentPipelineExecutionStatus` Failed and the `pipelineArn` of one of the team's drift or batch pipelines
+  (`mf-<team>-<model>-<stage>-drift|batch`); this also catches a run whose job never started;
 - Model Monitor: "SageMaker Processing Job State Change" with `ProcessingJobStatus` Failed. That event
   carries neither the schedule's ARN nor the job's environment; a monitoring execution is the one that runs
   as the team's SageMaker role (`RoleArn`, which the job definitions name) and is not a SageMaker Pipelines
@@ -27,19 +27,22 @@ class MonitoringFailures(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         field = events.EventField.from_path
-        pipelines = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"mf-{team}-*-drift")
+        pipelines = [stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"mf-{team}-*-{kind}")
+                     for kind in ("drift", "batch")]
         self.pipeline_rule = events.Rule(
             self, "PipelineRule",
             rule_name=f"mf-{team}-drift-run-failures",
-            description=f"Failed drift runs (factory engine) of the {team} team's endpoints",
+            description=f"Failed drift runs (factory engine) and batch scoring runs of the {team} team's stages",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Model Building Pipeline Execution Status Change"],
-                detail={"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [{"wildcard": pipelines}]},
+                detail={"currentPipelineExecutionStatus": ["Failed"],
+                        "pipelineArn": [{"wildcard": arn} for arn in pipelines]},
             ),
             targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-                f"Drift run {field('$.detail.pipelineExecutionArn')} failed (started "
-                f"{field('$.detail.executionStartTime')}): see the execution's DriftReport step in SageMaker"))],
+                f"Run {field('$.detail.pipelineExecutionArn')} failed (started "
+                f"{field('$.detail.executionStartTime')}): see its failed step (DriftReport, Score or BatchDrift) "
+                "in SageMaker"))],
         )
         self.rule = events.Rule(
             self, "Rule",

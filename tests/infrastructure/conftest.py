@@ -37,6 +37,12 @@ def endpoints(tmp_path_factory) -> dict:
         "prod": load_manifest(FIXTURES / "manifest-prod-gpu.json"),
         "factory": load_manifest(FIXTURES / "manifest-prod-factory-engine.json"),
         "async": load_manifest(FIXTURES / "manifest-prod-async.json"),
+        "batch": load_manifest(FIXTURES / "manifest-prod-batch.json"),
+        # real time with nightly batch scoring beside it (Model Monitor engine: no drift step in the batch)
+        "cpu-batch": parse_manifest({**CPU_MANIFEST, "endpoint": {**CPU_MANIFEST["endpoint"], "batch": {
+            "schedule": "rate(12 hours)", "input_s3_uri": "s3://mf-pricing-222222222222-eu-west-1/scoring/in",
+            "output_s3_uri": "s3://mf-pricing-222222222222-eu-west-1/batch/out", "instance_type": "ml.g5.xlarge"}},
+            "monitoring": {"enabled": False}}, source="cpu-batch"),
         "factory-staging": parse_manifest({**json.loads((FIXTURES / "manifest-prod-factory-engine.json").read_text()),
                                            "stage": "staging"}, source="factory-staging"),
         "staging": load_manifest(FIXTURES / "manifest-staging-scale-to-zero.json"),
@@ -83,3 +89,14 @@ def factory_engine_staging(endpoints) -> Template:
 def async_prod(endpoints) -> Template:
     """The prod GPU endpoint in mode async, scaling to zero on its queue (factory engine watching it)."""
     return endpoints["templates"]["async"]
+
+
+@pytest.fixture(scope="session")
+def batch_prod(endpoints) -> Template:
+    """The prod stage in mode batch: no endpoint, a nightly transform judged by the factory engine."""
+    return endpoints["templates"]["batch"]
+
+
+@pytest.fixture(scope="session")
+def cpu_batch(endpoints) -> Template:
+    return endpoints["templates"]["cpu-batch"]

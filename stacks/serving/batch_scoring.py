@@ -1,0 +1,124 @@
+"""`BatchScoring`: a stage's scheduled Batch Transform of exactly the package the stage serves.
+
+- A SageMaker pipeline `<endpoint>-batch`: a Transform step (a CreateTransformJob request without its name, as
+  the SageMaker SDK's TransformStep emits it) over every object under `batch.input_s3_uri`, one answer line per
+  input line (SplitType/AssembleWith Line), written to `batch.output_s3_uri/<execution id>/` with the team key on
+  the output and, where the instance family takes one, on the volume; then, with the factory engine, a
+  Processing step running `drift.py batch` on that run's inputs and answers, publishing the stage's drift
+  figures like captured traffic does.
+- An EventBridge Scheduler schedule `<endpoint>-batch` that starts it on `batch.schedule` in `batch.timezone`.
+- A failed run is told by the team's pipeline-failure rule (stacks/monitoring/monitoring_failures.py).
+
+The pipeline runs as the team's drift-job role of the account (which may start transform jobs and read exactly
+the batch prefixes); the transform job itself runs as the model's execution role (the team's SageMaker role).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from stacks.common.naming import batch_pipeline_name, drift_report_prefix, endpoint_name
+from stacks.config.endpoint import Batch
+from stacks.config.instances import accepts_volume_kms_key
+from stacks.config.monitoring import Monitoring
+from stacks.monitoring.factory_drift_monitor import (
+    BASELINE_DIR,
+    CODE_DIR,
+    DEFINITION_VERSION,
+    JOB_MAX_RUNTIME_SECONDS,
+    REPORT_DIR,
+    VOLUME_GB,
+)
+
+SCORE_STEP = "Score"
+DRIFT_STEP = "BatchDrift"
+# a failed mini-batch is retried once before the job fails (ModelClientConfig.InvocationsMaxRetries: 0-3)
+INVOCATION_RETRIES = 1
+
+
+def run_output(settings: Batch) -> dict:
+    """`output_s3_uri/<pipeline execution id>`: one folder per run (the pipeline execution variable)."""
+    return {"Std:Join": {"On": "/", "Values": [settings.output_s3_uri, {"Get": "Execution.PipelineExecutionId"}]}}
+
+
+def batch_pipeline_definition(*, team: str, model: str, stage: str, settings: Batch, model_name: str,
+                              kms_key_arn: str, role_arn: str, bucket_name: str,
+                              monitoring: Monitoring | None = None) -> dict:
+    transform = {
+        "ModelName": model_name,
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": settings.max_payload_mb,
+        "ModelClientConfig": {"InvocationsTimeoutInSeconds": settings.invocation_timeout_seconds,
+                              "InvocationsMaxRetries": INVOCATION_RETRIES},
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": settings.input_s3_uri + "/"}},
+            "ContentType": settings.content_type, "SplitType": "Line", "CompressionType": "None"},
+        "TransformOutput": {"S3OutputPath": run_output(settings), "Accept": settings.content_type,
+                            "AssembleWith": "Line", "KmsKeyId": kms_key_arn},
+        "TransformResources": {"InstanceType": settings.instance_type, "InstanceCount": settings.instance_count,
+                               **({"VolumeKmsKeyId": kms_key_arn} if accepts_volume_kms_key(settings.instance_type)
+                                  else {})},
+    }
+    steps = [{"Name": SCORE_STEP, "Type": "Transform", "Arguments": transform}]
+    if monitoring is not None:
+        arguments = ["batch", "--input-uri", settings.input_s3_uri + "/", "--output-uri", run_output(settings),
+                     "--baseline", BASELINE_DIR, "--out", REPORT_DIR, "--team", team, "--model", model,
+                     "--stage", stage, "--threshold", f"{monitoring.threshold:g}",
+                     "--min-records", str(monitoring.min_records), "--problem-type", monitoring.problem_type]
+
+        def s3_input(name: str, uri: str, local_path: str) -> dict:
+            return {"InputName": name, "AppManaged": False, "S3Input": {
+                "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated"}}
+
+        steps.append({"Name": DRIFT_STEP, "Type": "Processing", "DependsOn": [SCORE_STEP], "Arguments": {
+            "ProcessingResources": {"ClusterConfig": {
+                "InstanceCount": 1, "InstanceType": monitoring.instance_type, "VolumeSizeInGB": VOLUME_GB,
+                "VolumeKmsKeyId": kms_key_arn}},
+            "AppSpecification": {"ImageUri": monitoring.drift_image,
+                                 "ContainerEntrypoint": ["python3", f"{CODE_DIR}/drift.py"],
+                                 "ContainerArguments": arguments},
+            "RoleArn": role_arn,
+            "ProcessingInputs": [s3_input("code", monitoring.drift_code, CODE_DIR),
+                                 s3_input("baseline", monitoring.drift_baseline, BASELINE_DIR)],
+            "ProcessingOutputConfig": {"KmsKeyId": kms_key_arn, "Outputs": [{
+                "OutputName": "report", "AppManaged": False, "S3Output": {
+                    "S3Uri": {"Std:Join": {"On": "/", "Values": [
+                        f"s3://{bucket_name}/{drift_report_prefix(team, model, stage)}",
+                        {"Get": "Execution.PipelineExecutionId"}]}},
+                    "LocalPath": REPORT_DIR, "S3UploadMode": "EndOfJob"}}]},
+            "StoppingCondition": {"MaxRuntimeInSeconds": JOB_MAX_RUNTIME_SECONDS},
+            "NetworkConfig": {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": False},
+        }})
+    return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": [], "Steps": steps}
+
+
+class BatchScoring(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, team: str, model: str, stage: str, settings: Batch,
+                 model_name: str, kms_key_arn: str, bucket_name: str, job_role_arn: str, schedule_role_arn: str,
+                 monitoring: Monitoring | None = None) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        name = batch_pipeline_name(team, model, stage)
+        definition = batch_pipeline_definition(team=team, model=model, stage=stage, settings=settings,
+                                               model_name=model_name, kms_key_arn=kms_key_arn, role_arn=job_role_arn,
+                                               bucket_name=bucket_name, monitoring=monitoring)
+        self.pipeline = sagemaker.CfnPipeline(
+            self, "Pipeline", pipeline_name=name, role_arn=job_role_arn,
+            pipeline_description=f"Model Factory: scheduled batch scoring of {endpoint_name(team, model, stage)}",
+            pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)})
+        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=name)
+        self.schedule = scheduler.CfnSchedule(
+            self, "Schedule", name=name,
+            description=f"Model Factory: runs {name} ({settings.schedule}, {settings.timezone})",
+            schedule_expression=settings.schedule, schedule_expression_timezone=settings.timezone,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.pipeline_arn, role_arn=schedule_role_arn,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600)))
+        self.schedule.node.add_dependency(self.pipeline)
