@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     settings = manifest.endpoint
+    if not settings.has_endpoint:
+        print(f"{args.manifest}: endpoint.mode: batch has no endpoint to scale (its transform runs on "
+              f"{settings.batch.instance_count} x {settings.batch.instance_type} per run)", file=sys.stderr)
+        return 1
     zone = traffic_zone_of(settings)
     traffic = default_traffic(args.base, args.peak)
     runs = {"scheduled": simulate(settings, traffic, traffic_zone=zone),

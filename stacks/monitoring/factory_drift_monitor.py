@@ -28,21 +28,14 @@ from stacks.common.naming import (
     SHADOW_VARIANT,
     capture_prefix,
     drift_pipeline_name,
-    drift_report_prefix,
     endpoint_name,
 )
+from stacks.common.drift_step import BASELINE_DIR, DEFINITION_VERSION, REPORT_DIR, drift_processing_arguments
 from stacks.config.monitoring import Monitoring
 from stacks.monitoring.endpoint_monitoring import metric_safe
 
 NAMESPACE = "ModelFactory"
 STEP = "DriftReport"
-CODE_DIR = "/opt/ml/processing/input/code"
-BASELINE_DIR = "/opt/ml/processing/baseline"
-REPORT_DIR = "/opt/ml/processing/report"
-# SageMaker pipeline definition schema version (the only one; sagemaker SDK workflow/pipeline.py)
-DEFINITION_VERSION = "2020-12-01"
-JOB_MAX_RUNTIME_SECONDS = 3600
-VOLUME_GB = 30
 
 
 def pipeline_definition(*, team: str, model: str, stage: str, settings: Monitoring, bucket_name: str,
@@ -61,40 +54,13 @@ def pipeline_definition(*, team: str, model: str, stage: str, settings: Monitori
         arguments += ["--ground-truth-uri", settings.ground_truth_s3_uri.rstrip("/") + "/",
                       "--metric", settings.quality_metric]
 
-    def s3_input(name: str, uri: str, local_path: str) -> dict:
-        return {"InputName": name, "AppManaged": False, "S3Input": {
-            "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated"}}
-
     return {
         "Version": DEFINITION_VERSION,
         "Metadata": {},
         "Parameters": [],
-        "Steps": [{
-            "Name": STEP,
-            "Type": "Processing",
-            "Arguments": {
-                "ProcessingResources": {"ClusterConfig": {
-                    "InstanceCount": 1, "InstanceType": settings.instance_type, "VolumeSizeInGB": VOLUME_GB,
-                    "VolumeKmsKeyId": kms_key_arn}},
-                "AppSpecification": {"ImageUri": settings.drift_image,
-                                     "ContainerEntrypoint": ["python3", f"{CODE_DIR}/drift.py"],
-                                     "ContainerArguments": arguments},
-                "RoleArn": role_arn,
-                "ProcessingInputs": [s3_input("code", settings.drift_code, CODE_DIR),
-                                     s3_input("baseline", settings.drift_baseline, BASELINE_DIR)],
-                "ProcessingOutputConfig": {"KmsKeyId": kms_key_arn, "Outputs": [{
-                    "OutputName": "report", "AppManaged": False, "S3Output": {
-                        # one folder per execution (pipeline execution variable, as the SDK's Join emits it)
-                        "S3Uri": {"Std:Join": {"On": "/", "Values": [
-                            f"s3://{bucket_name}/{drift_report_prefix(team, model, stage)}",
-                            {"Get": "Execution.PipelineExecutionId"}]}},
-                        "LocalPath": REPORT_DIR, "S3UploadMode": "EndOfJob"}}]},
-                "StoppingCondition": {"MaxRuntimeInSeconds": JOB_MAX_RUNTIME_SECONDS},
-                # the job calls S3 and CloudWatch itself, so no network isolation
-                "NetworkConfig": {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": False},
-            },
-        }],
+        "Steps": [{"Name": STEP, "Type": "Processing", "Arguments": drift_processing_arguments(
+            team=team, model=model, stage=stage, settings=settings, bucket_name=bucket_name, kms_key_arn=kms_key_arn,
+            role_arn=role_arn, container_arguments=arguments)}],
     }
 
 

@@ -20,18 +20,17 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
-from stacks.common.naming import batch_pipeline_name, drift_report_prefix, endpoint_name
+from stacks.common.drift_step import (
+    BASELINE_DIR,
+    DEFINITION_VERSION,
+    REPORT_DIR,
+    drift_processing_arguments,
+    per_execution,
+)
+from stacks.common.naming import batch_pipeline_name, endpoint_name
 from stacks.config.endpoint import Batch
 from stacks.config.instances import accepts_volume_kms_key
 from stacks.config.monitoring import Monitoring
-from stacks.monitoring.factory_drift_monitor import (
-    BASELINE_DIR,
-    CODE_DIR,
-    DEFINITION_VERSION,
-    JOB_MAX_RUNTIME_SECONDS,
-    REPORT_DIR,
-    VOLUME_GB,
-)
 
 SCORE_STEP = "Score"
 DRIFT_STEP = "BatchDrift"
@@ -40,8 +39,8 @@ INVOCATION_RETRIES = 1
 
 
 def run_output(settings: Batch) -> dict:
-    """`output_s3_uri/<pipeline execution id>`: one folder per run (the pipeline execution variable)."""
-    return {"Std:Join": {"On": "/", "Values": [settings.output_s3_uri, {"Get": "Execution.PipelineExecutionId"}]}}
+    """`output_s3_uri/<pipeline execution id>`: one folder per run."""
+    return per_execution(settings.output_s3_uri)
 
 
 def batch_pipeline_definition(*, team: str, model: str, stage: str, settings: Batch, model_name: str,
@@ -69,30 +68,10 @@ def batch_pipeline_definition(*, team: str, model: str, stage: str, settings: Ba
                      "--stage", stage, "--threshold", f"{monitoring.threshold:g}",
                      "--min-records", str(monitoring.min_records), "--problem-type", monitoring.problem_type]
 
-        def s3_input(name: str, uri: str, local_path: str) -> dict:
-            return {"InputName": name, "AppManaged": False, "S3Input": {
-                "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
-                "S3DataDistributionType": "FullyReplicated"}}
-
-        steps.append({"Name": DRIFT_STEP, "Type": "Processing", "DependsOn": [SCORE_STEP], "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {
-                "InstanceCount": 1, "InstanceType": monitoring.instance_type, "VolumeSizeInGB": VOLUME_GB,
-                "VolumeKmsKeyId": kms_key_arn}},
-            "AppSpecification": {"ImageUri": monitoring.drift_image,
-                                 "ContainerEntrypoint": ["python3", f"{CODE_DIR}/drift.py"],
-                                 "ContainerArguments": arguments},
-            "RoleArn": role_arn,
-            "ProcessingInputs": [s3_input("code", monitoring.drift_code, CODE_DIR),
-                                 s3_input("baseline", monitoring.drift_baseline, BASELINE_DIR)],
-            "ProcessingOutputConfig": {"KmsKeyId": kms_key_arn, "Outputs": [{
-                "OutputName": "report", "AppManaged": False, "S3Output": {
-                    "S3Uri": {"Std:Join": {"On": "/", "Values": [
-                        f"s3://{bucket_name}/{drift_report_prefix(team, model, stage)}",
-                        {"Get": "Execution.PipelineExecutionId"}]}},
-                    "LocalPath": REPORT_DIR, "S3UploadMode": "EndOfJob"}}]},
-            "StoppingCondition": {"MaxRuntimeInSeconds": JOB_MAX_RUNTIME_SECONDS},
-            "NetworkConfig": {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": False},
-        }})
+        steps.append({"Name": DRIFT_STEP, "Type": "Processing", "DependsOn": [SCORE_STEP],
+                      "Arguments": drift_processing_arguments(
+                          team=team, model=model, stage=stage, settings=monitoring, bucket_name=bucket_name,
+                          kms_key_arn=kms_key_arn, role_arn=role_arn, container_arguments=arguments)})
     return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": [], "Steps": steps}
 
 

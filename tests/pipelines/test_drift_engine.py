@@ -359,3 +359,22 @@ def test_a_batch_answer_missing_or_short_is_one_error(aws, baseline, tmp_path):
     s3.put_object(Bucket=BUCKET, Key="scoring/in/day-2.csv", Body=b"1,2")
     with pytest.raises(drift.DriftError, match=r"scoring/in/day-2.csv has no answer at .*day-2.csv.out"):
         drift.batch_frame(s3, BATCH_IN, BATCH_OUT, FEATURES)
+
+
+def test_every_aws_call_of_a_batch_run_fails_it_and_publishes_nothing(aws, baseline, tmp_path):
+    from botocore.exceptions import ClientError
+
+    from tests.helpers import FAULTS, inject_fault
+
+    s3, cloudwatch = aws
+    put_batch(s3, "day-1.csv", DATA.iloc[12000:12300])
+    # the input read, then the answer read (after one get_object that goes through), the listing, the publish
+    for client, operation, after in ((s3, "get_object", 0), (s3, "get_object", 1), (s3, "list_objects_v2", 0),
+                                     (cloudwatch, "put_metric_data", 0)):
+        for code, status in FAULTS:
+            inject_fault(client, operation, code, status, after=after)
+            with pytest.raises(ClientError, match=code):
+                drift.monitor_batch(s3=s3, cloudwatch=cloudwatch, baseline=baseline, input_uri=BATCH_IN,
+                                    output_uri=BATCH_OUT, out=tmp_path / operation / code, team="fraud",
+                                    model="card-fraud", stage="prod", now=NOW)
+    assert published(cloudwatch) == {}

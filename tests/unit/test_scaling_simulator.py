@@ -200,3 +200,12 @@ def test_the_async_prod_example_reports_the_spike_as_a_queue():
     assert "wake-up on backlog without capacity" in rows["policies"]
     summary = sim.summary()
     assert summary["lost_calls"] == 0 and summary["peak_backlog"] > 0 and summary["longest_wait_minutes"] >= 1
+
+
+def test_a_batch_stage_has_nothing_to_simulate_and_says_so_in_one_line():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "simulate_scaling.py"),
+                             str(ROOT / "tests" / "fixtures" / "manifest-prod-batch.json")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "endpoint.mode: batch has no endpoint to scale (its transform runs on 2 x ml.m5.xlarge per run)")

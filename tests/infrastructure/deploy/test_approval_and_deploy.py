@@ -169,7 +169,8 @@ def test_cloudformation_actions_deploy_the_endpoint_stacks_with_a_scoped_role(pi
         "Resource": "arn:aws:iam::111111111111:role/mf-fraud-drift-schedule",
         "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}}
     # the factory engine's pipeline and schedule of this model's endpoints only
-    assert statements["DriftPipelines"]["Resource"] == "arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud-*-drift"
+    assert sorted(statements["DriftPipelines"]["Resource"]) == [
+        f"arn:aws:sagemaker:eu-west-1:111111111111:pipeline/mf-fraud-card-fraud-*-{kind}" for kind in ("batch", "drift")]
     assert statements["DriftSchedules"]["Resource"] == (
         "arn:aws:scheduler:eu-west-1:111111111111:schedule/default/mf-fraud-card-fraud-*")
     assert sorted(statements["DriftSchedules"]["Action"]) == ["scheduler:CreateSchedule", "scheduler:DeleteSchedule",

@@ -94,14 +94,14 @@ def test_factory_key_and_bucket_grant_exactly_the_target_accounts(foundation):
     ])}})
 
 
-def test_target_accounts_write_only_under_the_capture_monitoring_and_async_prefixes(foundation, targets):
+def test_target_accounts_write_only_under_the_endpoints_prefixes(foundation, targets):
     (policy,) = foundation.find_resources("AWS::S3::BucketPolicy", {"Properties": {"PolicyDocument": {
         "Statement": Match.array_with([Match.object_like({"Sid": "TargetAccountsWriteCapturesAndMonitoring"})])}}}).values()
     writes = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
               if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
     assert [w["Sid"] for w in writes] == ["TargetAccountsWriteCapturesAndMonitoring"]
     resources = json.dumps(writes[0]["Resource"])
-    assert "/data-capture/*" in resources and "/monitoring/*" in resources and "/async/*" in resources
+    assert all(f"/{prefix}/*" in resources for prefix in ("data-capture", "monitoring", "async", "batch"))
     assert '"/*"' not in resources
     for account, template in targets.items():
         statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
@@ -113,7 +113,7 @@ def test_target_accounts_write_only_under_the_capture_monitoring_and_async_prefi
         by_sid = {s["Sid"]: s for s in puts}
         assert sorted(by_sid) == ["SmokeTestAsyncInput", "WriteCapturesAndMonitoring", "WriteReports"]
         assert sorted(r.rsplit("/", 2)[1] for r in by_sid["WriteCapturesAndMonitoring"]["Resource"]) == [
-            "async", "data-capture", "monitoring"]
+            "async", "batch", "data-capture", "monitoring"]
         assert by_sid["SmokeTestAsyncInput"]["Resource"] == f"arn:aws:s3:::{BUCKET}/async/mf-team-004-*-staging/input/*"
         stage = "staging" if account == TARGETS[0] else "prod"
         assert by_sid["WriteReports"]["Resource"] == f"arn:aws:s3:::{BUCKET}/monitoring/mf-team-004-model-01-{stage}/factory/*"
@@ -170,7 +170,8 @@ def test_endpoints_in_a_target_account_report_to_a_topic_there_and_forward_drift
         template.has_resource_properties("AWS::Events::Rule", {
             "Name": "mf-team-004-drift-run-failures",
             "EventPattern": Match.object_like({"detail": {"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [
-                {"wildcard": f"arn:aws:sagemaker:{REGION}:{account}:pipeline/mf-team-004-*-drift"}]}})})
+                {"wildcard": f"arn:aws:sagemaker:{REGION}:{account}:pipeline/mf-team-004-*-{kind}"}
+                for kind in ("drift", "batch")]}})})
         (forward,) = template.find_resources("AWS::Events::Rule", {"Properties": {
             "Name": "mf-team-004-forward-drift-alarms"}}).values()
         assert forward["Properties"]["EventPattern"] == {
