@@ -104,8 +104,11 @@ def quota_needs(config: FactoryConfig) -> dict[tuple[str, str], dict[str, int]]:
             for stage in ("staging", "prod"):
                 settings = getattr(model.endpoint, stage)
                 where = needs[(team.stage_account(stage), team.region)]
-                where[f"{settings.instance_type} for endpoint usage"] += endpoint_peak(settings)
+                if settings.has_endpoint:
+                    where[f"{settings.instance_type} for endpoint usage"] += endpoint_peak(settings)
                 where[f"{MONITOR_INSTANCE_TYPE} for processing job usage"] += monitors
+                if settings.batch is not None:  # the stage's scheduled Batch Transform
+                    where[f"{settings.batch.instance_type} for transform job usage"] += settings.batch.instance_count
     return {key: dict(value) for key, value in needs.items()}
 
 

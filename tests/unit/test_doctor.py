@@ -151,6 +151,17 @@ def test_quota_needs_cover_blue_green_shadow_and_spot():
     assert needs[(TARGET, REGION)][f"{doctor.MONITOR_INSTANCE_TYPE} for processing job usage"] == 2
 
 
+def test_quota_needs_of_a_batch_stage_are_its_transform_not_an_endpoint():
+    bucket = f"mf-fraud-{FACTORY}-{REGION}"
+    cfg = config(endpoint={"prod": {"mode": "batch", "batch": {
+        "schedule": "rate(1 day)", "input_s3_uri": f"s3://{bucket}/scoring/in", "output_s3_uri": f"s3://{bucket}/batch/out",
+        "instance_type": "ml.c5.2xlarge", "instance_count": 3}}})
+    needs = doctor.quota_needs(cfg)[(TARGET, REGION)]
+    # Service Quotas names SageMaker's per-type limits "<type> for transform job usage"
+    assert needs["ml.c5.2xlarge for transform job usage"] == 3
+    assert needs["ml.g5.xlarge for endpoint usage"] == doctor.endpoint_peak(cfg.teams[0].models[0].endpoint.staging)
+
+
 def test_zero_quota_fails_with_the_increase_command():
     cfg = config()
     plan = healthy_plan(cfg)
