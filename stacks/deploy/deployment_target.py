@@ -118,6 +118,11 @@ class DeploymentTarget(Construct):
             sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
             resources=[stack.format_arn(service="ssm", resource="parameter",
                                         resource_name=f"model-factory/{team}/*/api-url")]))
+        # without ListBucket S3 answers an answer not written yet with AccessDenied instead of NoSuchKey
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="SmokeTestAsyncAnswers", actions=["s3:ListBucket"], resources=[bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"async/{prefix}*-staging/{kind}/*"
+                                                     for kind in ("output", "failures")]}}))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="SmokeTestAsyncInput", actions=["s3:PutObject"], resources=[f"{bucket_arn}/async/{prefix}*-staging/input/*"]))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(

@@ -302,6 +302,11 @@ class ModelDeploy(Construct):
             resources=[stack.format_arn(service="ssm", resource="parameter",
                                         resource_name=api_url_parameter(team, model, stage).lstrip("/"))
                        for stage in STAGES]))
+        # mode async: S3 answers a missing answer with NoSuchKey (not AccessDenied) only to a role that may list
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="SmokeTestAsyncAnswers", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"async/{endpoint_name(team, model, 'staging')}/{kind}/*"
+                                                     for kind in ("output", "failures")]}}))
         # mode async: the smoke test puts its sample under the staging endpoint's input prefix and invokes it
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="SmokeTestAsyncInput", actions=["s3:PutObject"],

@@ -1,8 +1,10 @@
 """API Gateway writes a REST API's access and execution logs to CloudWatch Logs only with a role set in the
 account's API Gateway settings (AWS::ApiGateway::Account CloudWatchRoleArn: "To enable CloudWatch Logs, you
 must grant API Gateway permission to read and write logs to CloudWatch for your account", API Gateway
-developer guide, set-up-logging). The setting is one per account and region: every team stack with an API
-sets it to its own role, so that no stack depends on another team's deploy order."""
+developer guide, set-up-logging; access and execution logging both). The setting is one per account and
+region: every team stack with an API sets it to its own role, so that no stack depends on another team's deploy
+order, and role and setting are retained when a stack goes, so that the setting never points at a deleted role
+(what CDK itself does since 2.38; aws/aws-cdk#10878)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ class ApiGatewayLogging(Construct):
             actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
                      "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
             resources=[log_groups]))
+        self.role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=self.role.role_arn)
+        self.account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.account.node.add_dependency(self.role)
         acknowledge_each(self.role.node.find_child("DefaultPolicy").node.default_child, {
             f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*]": (

@@ -150,7 +150,9 @@ class ConsumerApi(Construct):
                             "integration.response.header.X-Amzn-SageMaker-OutputLocation",
                             "method.response.header.X-Amzn-SageMaker-FailureLocation":
                             "integration.response.header.X-Amzn-SageMaker-FailureLocation"}
-                           if settings.is_async else {})
+                           if settings.is_async else
+                           # the model's answer type (text/csv), not API Gateway's default application/json
+                           {"method.response.header.Content-Type": "integration.response.header.Content-Type"})
         integration = apigw.AwsIntegration(
             service="runtime.sagemaker", path=path, integration_http_method="POST",
             options=apigw.IntegrationOptions(
@@ -160,8 +162,12 @@ class ConsumerApi(Construct):
                 request_templates={content_type: "$input.body" for content_type in api.content_types},
                 request_parameters=forwarded,
                 integration_responses=[
-                    apigw.IntegrationResponse(status_code=success, response_parameters=success_headers or None),
-                    # the runtime's client errors (ValidationError 400, ModelError 424) stay client errors
+                    apigw.IntegrationResponse(status_code=success, response_parameters=success_headers),
+                    # "try again": throttling, or a scale-to-zero model still waking (ModelNotReadyException)
+                    apigw.IntegrationResponse(status_code="429", selection_pattern="429"),
+                    # the model failed on this input (ModelError)
+                    apigw.IntegrationResponse(status_code="424", selection_pattern="424"),
+                    # the runtime's other client errors (ValidationError 400, ...) stay client errors
                     apigw.IntegrationResponse(status_code="400", selection_pattern=r"4\d{2}"),
                     apigw.IntegrationResponse(status_code="502", selection_pattern=r"5\d{2}"),
                 ],
@@ -175,9 +181,8 @@ class ConsumerApi(Construct):
             request_validator=self.validator,
             request_parameters={"method.request.header.Content-Type": True, "method.request.header.Accept": False},
             method_responses=[
-                apigw.MethodResponse(status_code=success, response_parameters={
-                    header: True for header in success_headers} or None),
-                apigw.MethodResponse(status_code="400"), apigw.MethodResponse(status_code="502")],
+                apigw.MethodResponse(status_code=success, response_parameters={header: True for header in success_headers}),
+                *(apigw.MethodResponse(status_code=code) for code in ("429", "424", "400", "502"))],
         )
 
     def _web_acl(self, stack: cdk.Stack) -> wafv2.CfnWebACL:
@@ -195,8 +200,9 @@ class ConsumerApi(Construct):
                     statements=[
                         wafv2.CfnWebACL.StatementProperty(byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
                             field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
-                            positional_constraint="ENDS_WITH", search_string=f"/{model}/invocations",
-                            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")])),
+                            positional_constraint="CONTAINS", search_string=f"/{model}/invocations",
+                            # a percent-encoded or trailing-slash form of the path matches too
+                            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="URL_DECODE")])),
                         wafv2.CfnWebACL.StatementProperty(size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
                             field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
                                 body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")),

@@ -123,3 +123,13 @@ def test_the_smoke_test_may_put_its_sample_only_under_the_staging_input_prefix(e
     assert put["Resource"] == "arn:aws:s3:::mf-fraud-111111111111-eu-west-1/async/mf-fraud-card-fraud-staging/input/*"
     (invoke,) = statements(build, "SmokeTestStaging")
     assert invoke["Action"] == ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"]
+
+
+def test_the_smoke_test_may_list_the_answer_prefixes_so_that_a_missing_answer_is_no_such_key(example_factory):
+    # S3: without s3:ListBucket, GetObject of a missing key answers 403 AccessDenied, not 404 NoSuchKey
+    # (S3 API reference, GetObject "Permissions")
+    build = example_factory.build_template("fraud", "card-fraud")
+    (listing,) = statements(build, "SmokeTestAsyncAnswers")
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [
+        "async/mf-fraud-card-fraud-staging/output/*", "async/mf-fraud-card-fraud-staging/failures/*"]}}

@@ -44,7 +44,15 @@ def test_real_time_model_is_integrated_directly_with_invoke_endpoint(fraud):
     assert integration["RequestParameters"] == {
         "integration.request.header.Content-Type": "method.request.header.Content-Type",
         "integration.request.header.Accept": "method.request.header.Accept"}
-    assert [r["StatusCode"] for r in integration["IntegrationResponses"]] == ["200", "400", "502"]
+    # AWS (non-Lambda) integrations select their response on the runtime's HTTP status (API Gateway
+    # IntegrationResponse.selectionPattern): 429 (throttled, or a scale-to-zero model waking) and 424
+    # (ModelError) reach the caller as themselves
+    responses = {r["StatusCode"]: r for r in integration["IntegrationResponses"]}
+    assert [(code, r.get("SelectionPattern")) for code, r in responses.items()] == [
+        ("200", None), ("429", "429"), ("424", "424"), ("400", r"4\d{2}"), ("502", r"5\d{2}")]
+    assert responses["200"]["ResponseParameters"] == {
+        "method.response.header.Content-Type": "integration.response.header.Content-Type"}
+    assert [r["StatusCode"] for r in props["MethodResponses"]] == ["200", "429", "424", "400", "502"]
     assert not fraud.find_resources("AWS::Lambda::Function", {"Properties": {"FunctionName": Match.string_like_regexp("authorizer")}})
 
 
@@ -82,8 +90,11 @@ def test_throttling_access_logs_and_tracing_on_the_stage(fraud):
     assert (per_model["ThrottlingRateLimit"], per_model["ThrottlingBurstLimit"]) == (200, 400)
 
 
-def test_the_account_logging_role_is_set_before_the_stage(fraud):
+def test_the_account_logging_role_is_set_before_the_stage_and_outlives_the_stack(fraud):
     account, props = one(fraud, "AWS::ApiGateway::Account", {})
+    # one setting per account and region: a deleted stack must not leave it pointing at a deleted role
+    for logical_id in (account, one(fraud, "AWS::IAM::Role", {"RoleName": "mf-fraud-apigateway-logs-eu-west-1"})[0]):
+        assert fraud.to_json()["Resources"][logical_id]["DeletionPolicy"] == "Retain"
     role, _ = one(fraud, "AWS::IAM::Role", {"RoleName": "mf-fraud-apigateway-logs-eu-west-1"})
     assert props["CloudWatchRoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
     (stage,) = fraud.find_resources("AWS::ApiGateway::Stage").values()
@@ -105,6 +116,7 @@ def test_the_web_acl_refuses_bodies_above_the_limit(fraud):
     (rule,) = props["Rules"]
     path, size = rule["Statement"]["AndStatement"]["Statements"]
     assert path["ByteMatchStatement"]["SearchString"] == "/card-fraud/invocations"
+    assert path["ByteMatchStatement"]["TextTransformations"] == [{"Priority": 0, "Type": "URL_DECODE"}]
     assert size["SizeConstraintStatement"] == {"ComparisonOperator": "GT", "Size": 64 * 1024, "FieldToMatch": {
         "Body": {"OversizeHandling": "MATCH"}}, "TextTransformations": [{"Priority": 0, "Type": "NONE"}]}
     assert rule["Action"] == {"Block": {"CustomResponse": {"ResponseCode": 413}}}
