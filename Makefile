@@ -21,7 +21,7 @@ DEFINITION_OUT ?= build/pipeline-definition.json
 
 ENDPOINT_OUT ?= build/endpoint
 
-.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling monitor-local doctor
+.PHONY: help setup synth test bench clean train-local pipeline-definition synth-endpoint simulate-scaling monitor-local doctor catalog catalog-site
 
 help:
 	@echo "make setup                        install pinned Python and Node tooling (idempotent)"
@@ -33,6 +33,8 @@ help:
 	@echo "make synth-endpoint MANIFEST=f [OUT=dir]  endpoint stack from a deploy manifest, offline"
 	@echo "make simulate-scaling MANIFEST=f [JSON=1]  replay a traffic curve through the endpoint's scaling policies"
 	@echo "make monitor-local CAPTURE=d BASELINE=d OUT=d  the drift/quality engine on data-capture files here"
+	@echo "make catalog [QUERY=text] [TEAM=t] [JSON=1] [SOURCE=export.json] [PROFILE=p]  list/search the model catalog (live, or an export)"
+	@echo "make catalog-site OUT=dir [SOURCE=export.json | LIVE=1]  the static, searchable catalog site (default: the example export)"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -70,6 +72,15 @@ synth-endpoint: setup
 	@$(PY) -m stacks.config.manifest "$(MANIFEST)"
 	$(CDK) synth --quiet --app "$(PY) endpoint_app.py" --context manifest="$(MANIFEST)" \
 	  --output "$(if $(filter command line environment,$(origin OUT)),$(OUT),$(ENDPOINT_OUT))"
+
+catalog: setup
+	@$(PY) scripts/catalog.py list $(if $(QUERY),"$(QUERY)") $(if $(TEAM),--team "$(TEAM)") $(if $(JSON),--json) \
+	  $(if $(SOURCE),--source "$(SOURCE)",--live --config "$(CONFIG)") $(if $(PROFILE),--profile "$(PROFILE)")
+
+catalog-site: setup
+	@test -n "$(filter command line environment,$(origin OUT))" || { echo "catalog-site: OUT=<directory> is required" >&2; exit 2; }
+	@$(PY) scripts/catalog.py site --out "$(OUT)" $(if $(SOURCE),--source "$(SOURCE)",$(if $(LIVE),--live --config "$(CONFIG)")) \
+	  $(if $(PROFILE),--profile "$(PROFILE)")
 
 monitor-local: setup
 	@test -n "$(CAPTURE)" -a -n "$(BASELINE)" || { echo "monitor-local: CAPTURE=<dir of .jsonl capture files> BASELINE=<baseline dir> OUT=<dir> are required" >&2; exit 2; }

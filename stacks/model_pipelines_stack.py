@@ -30,6 +30,8 @@ class ModelPipelinesStack(cdk.Stack):
         approver_topic_name: str,
         job_tags: dict[str, str],
         stage_accounts: dict[str, str] | None = None,
+        catalog_bus_arn: str | None = None,
+        owners: list[str] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -42,4 +44,5 @@ class ModelPipelinesStack(cdk.Stack):
                                 sagemaker_role=role, tags={**job_tags, TAG_MODEL: model.name}, topic=topic)
         self.deploy = ModelDeploy(self, "ModelDeploy", team=team, model=model, bucket=bucket, key=key,
                                   sagemaker_role=role, stage_accounts=stage_accounts or {},
-                                  tags={**job_tags, TAG_MODEL: model.name}, topic=topic)
+                                  tags={**job_tags, TAG_MODEL: model.name}, topic=topic,
+                                  catalog_bus_arn=catalog_bus_arn, owners=owners or [])

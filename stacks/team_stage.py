@@ -31,6 +31,7 @@ class TeamStage(cdk.Stage):
         team: TeamConfig,
         account_shared_with_other_teams: bool,
         metric_sharing: dict[str, list[str]] | None = None,
+        catalog_bus_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=cdk.Environment(account=team.account, region=team.region))
         tags = {**factory.tags, TAG_FACTORY: factory.name, TAG_TEAM: team.name,
@@ -96,6 +97,7 @@ class TeamStage(cdk.Stage):
                 # SageMaker jobs started by the pipeline carry the same cost-allocation tags
                 job_tags=tags,
                 stage_accounts={stage: team.stage_account(stage) for stage in ("staging", "prod")},
+                catalog_bus_arn=catalog_bus_arn, owners=list(team.approvers),
             )
             # names, not tokens, cross the stack boundary; the key ARN is the one reference
             self.builds[model.name] = build

@@ -35,6 +35,10 @@ class SynthesizedFactory:
     def build_template(self, team: str, model: str) -> Template:
         return Template.from_stack(self.stages[team].builds[model])
 
+    def catalog_template(self) -> Template:
+        (path,) = self.outdir.glob("assembly-catalog/*.template.json")
+        return Template.from_json(json.loads(path.read_text()))
+
     def template_files(self) -> list[Path]:
         return sorted(self.outdir.glob("assembly-*/*.template.json"))
 

@@ -384,9 +384,11 @@ def client_prefix(bucket: str, endpoint: str) -> str:
     return f"s3://{bucket}/clients/{endpoint}"
 
 
-def publish_client(*, ssm, s3, settings: dict[str, Any], manifest: dict[str, Any], body: str) -> str:
+def publish_client(*, ssm, s3, settings: dict[str, Any], manifest: dict[str, Any], body: str
+                   ) -> tuple[str, dict[str, str], str | None]:
     """Write the stage's client code (pipelines/deploy/client_snippets.py) next to the team's artifacts:
-    `clients/<endpoint>/` in the team bucket, with `client.json` saying what it calls. Returns the prefix."""
+    `clients/<endpoint>/` in the team bucket, with `client.json` saying what it calls. Returns the prefix, the
+    files and the URL."""
     from pipelines.deploy.client_snippets import snippets
 
     team, model, stage = settings["team"], settings["model"], manifest["stage"]
@@ -411,7 +413,73 @@ def publish_client(*, ssm, s3, settings: dict[str, Any], manifest: dict[str, Any
         target_bucket, key = _split_s3(f"{prefix}/{filename}")
         s3.put_object(Bucket=target_bucket, Key=key, Body=text.encode(),
                       ContentType="application/json" if filename.endswith(".json") else "text/plain")
-    return prefix
+    return prefix, files, url
+
+
+def monthly_cost(cloudwatch, team: str, model: str, now) -> float | None:
+    """The model's last monthly cost from the showback (ModelFactory ModelCostUSD, Team and Model), or None."""
+    from datetime import timedelta
+
+    points = cloudwatch.get_metric_statistics(
+        Namespace="ModelFactory", MetricName="ModelCostUSD", Dimensions=[{"Name": "Team", "Value": team},
+                                                                          {"Name": "Model", "Value": model}],
+        StartTime=now - timedelta(days=40), EndTime=now, Period=86400, Statistics=["Maximum"])["Datapoints"]
+    return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
+
+
+def catalog_entry(*, s3, sagemaker, cloudwatch, settings: dict[str, Any], manifest: dict[str, Any],
+                  client_files: dict[str, str], url: str | None, now) -> dict[str, Any]:
+    """The stage's catalog entry (lambdas/catalog_publish/entry.py) from the registry, the build's reports and
+    the deploy's own settings; checked here with the catalog's own model, so a bad entry fails this task."""
+    from lambdas.catalog_publish.entry import parse_entry
+
+    team, model, stage = settings["team"], settings["model"], manifest["stage"]
+    arn = manifest["model_package_arn"]
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    metadata = package.get("CustomerMetadataProperties", {})
+    container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
+    baseline_uri = metadata.get("drift_baseline_uri")
+    features = []
+    if baseline_uri:
+        baseline = read_json(s3, baseline_uri, "drift baseline of the package is")
+        features = [{"name": name, "type": spec.get("type", "numeric")}
+                    for name, spec in (baseline.get("features", {}) if isinstance(baseline, dict) else {}).items()]
+    endpoint = manifest["endpoint"]
+    api = endpoint.get("api") or {}
+    mode = endpoint.get("mode", "realtime")
+    name = f"mf-{team}-{model}-{stage}"
+    entry = {
+        "team": team, "model": model, "stage": stage, "description": settings.get("description"),
+        "problem_type": settings["problem_type"], "version": int(arn.rsplit("/", 1)[1]), "model_package_arn": arn,
+        "metrics": flatten(evaluation_report(s3, package)),
+        "input_schema": {"content_type": (api.get("content_types") or ["text/csv"])[0], "features": features},
+        "serving": {"mode": mode, "endpoint": None if mode == "batch" else name, "url": url,
+                    "auth": api.get("auth"), "invoke_policy": f"{name}-invoke" if api.get("auth") == "iam" else None,
+                    "batch_output": (endpoint.get("batch") or {}).get("output_s3_uri")},
+        "client": client_files, "owners": settings.get("owners") or [],
+        "lineage": {"model_data_url": container.get("ModelDataUrl"), "image": container.get("Image"),
+                    "source_commit": metadata.get("git_commit") or package.get("MetadataProperties", {}).get("CommitId"),
+                    "build_execution": metadata.get("build_id"), "approval": package.get("ModelApprovalStatus")},
+        "monthly_cost_usd": monthly_cost(cloudwatch, team, model, now),
+        "recorded_at": now.isoformat(),
+    }
+    try:
+        parse_entry(entry)
+    except ValueError as error:
+        raise DeployError(f"catalog entry of {team}/{model} {stage}: {error}") from None
+    return entry
+
+
+def publish_entry(events, *, bus_arn: str, entry: dict[str, Any]) -> None:
+    """Put the entry on the factory's catalog bus; the catalog checks it again and stores it."""
+    from stacks.common.naming import CATALOG_DETAIL_TYPE, CATALOG_SOURCE
+
+    answer = events.put_events(Entries=[{"EventBusName": bus_arn, "Source": CATALOG_SOURCE,
+                                         "DetailType": CATALOG_DETAIL_TYPE, "Detail": json.dumps(entry)}])
+    if answer.get("FailedEntryCount"):
+        failed = answer["Entries"][0]
+        raise DeployError(f"the catalog bus {bus_arn} refused the entry: {failed.get('ErrorCode')}: "
+                          f"{failed.get('ErrorMessage')}")
 
 
 # the resource each AWS operation of this run was last called on, for the one-line error of a failed call
@@ -477,9 +545,17 @@ def main(argv: list[str] | None = None) -> int:
                          package_arn=manifest["model_package_arn"],
                          sagemaker=None if batch else runtime_client(boto3, settings, manifest, service="sagemaker")))
             body, _ = sample_payload(Path(settings["sample_data"]), settings["label"], rows=2)
-            prefix = publish_client(ssm=runtime_client(boto3, settings, manifest, service="ssm"), s3=client("s3"),
-                                    settings=settings, manifest=manifest, body=body)
+            prefix, files, url = publish_client(ssm=runtime_client(boto3, settings, manifest, service="ssm"),
+                                                s3=client("s3"), settings=settings, manifest=manifest, body=body)
             print(f"client code: {prefix}/ (aws s3 cp --recursive {prefix}/ .)")
+            if settings.get("catalog_bus_arn"):
+                from datetime import datetime, timezone
+
+                entry = catalog_entry(s3=client("s3"), sagemaker=client("sagemaker"), cloudwatch=client("cloudwatch"),
+                                      settings=settings, manifest=manifest, client_files=files, url=url,
+                                      now=datetime.now(timezone.utc))
+                publish_entry(client("events"), bus_arn=settings["catalog_bus_arn"], entry=entry)
+                print(f"catalog: published {settings['team']}/{settings['model']} {args[1]} v{entry['version']}")
         elif args[:1] == ["check-approved"]:
             print(check_still_approved(sagemaker=client("sagemaker"), package_arn=package_arn or ""))
         else:

@@ -144,3 +144,15 @@ def invoke_policy_name(team: str, model: str, stage: str) -> str:
 def batch_pipeline_name(team: str, model: str, stage: str) -> str:
     """The stage's scheduled batch scoring (SageMaker pipeline and its schedule)."""
     return f"{endpoint_name(team, model, stage)}-batch"
+
+
+# the model catalog (one per factory): its bus, table and reader role, and the entry events
+CATALOG_BUS = "mf-catalog"
+CATALOG_TABLE = "mf-catalog"
+CATALOG_READER_ROLE = "mf-catalog-reader"
+CATALOG_SOURCE = "model-factory.catalog"
+CATALOG_DETAIL_TYPE = "Model Catalog Entry"
+
+
+def catalog_bus_arn(partition: str, region: str, account: str) -> str:
+    return f"arn:{partition}:events:{region}:{account}:event-bus/{CATALOG_BUS}"

@@ -462,7 +462,7 @@ class StageEndpoints(Strict):
 
     def warnings(self) -> list[str]:
         """Allowed, but worth one line to whoever synthesizes."""
-        if self.prod.min_instances == 1:
+        if self.prod.has_endpoint and self.prod.min_instances == 1:
             return ["prod.min_instances: 1 instance runs in one Availability Zone; 2 or more keep prod serving "
                     "through an AZ outage"]
         return []

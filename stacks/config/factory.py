@@ -90,10 +90,18 @@ class TeamConfig(Strict):
         return stages
 
 
+class CatalogLocation(Strict):
+    """Where the factory's one model catalog lives; default the first team's account and region."""
+
+    account: AccountId | None = None
+    region: Region | None = None
+
+
 class FactorySettings(Strict):
     name: Slug
     region: Region = "us-east-1"
     tags: dict[TagKey, TagValue] = {}
+    catalog: CatalogLocation = CatalogLocation()
 
 
 class FactoryConfig(Strict):
@@ -152,6 +160,14 @@ class FactoryConfig(Strict):
                         {"where": f"{where}.monitoring.{clarify[0]}", "got": True,
                          "message": f"SageMaker Clarify is not available in {team.region} (the team's region)"})
         return self
+
+    @property
+    def catalog_account(self) -> str:
+        return self.factory.catalog.account or self.teams[0].account
+
+    @property
+    def catalog_region(self) -> str:
+        return self.factory.catalog.region or self.teams[0].region or self.factory.region
 
     def warnings(self) -> list[str]:
         """Settings that are allowed but worth one line each (printed by make synth and the config check)."""

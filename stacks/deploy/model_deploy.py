@@ -107,7 +107,10 @@ class ModelDeploy(Construct):
         topic: sns.ITopic,
         stage_accounts: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
+        catalog_bus_arn: str | None = None,
+        owners: list[str] | None = None,
     ) -> None:
+        """`catalog_bus_arn`: where the Record steps publish the stage's catalog entry (None: no catalog)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         # stage -> the account its endpoint runs in; a separate account is deployed through its target roles
@@ -131,6 +134,8 @@ class ModelDeploy(Construct):
             "tags": dict(sorted((tags or {}).items())),
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
             "problem_type": model.problem_type, "label": model.label,
+            # the catalog entry's fields the registry does not hold
+            "description": model.description, "owners": list(owners or []), "catalog_bus_arn": catalog_bus_arn,
             "sample_data": "pipelines/modelbuild/data/transactions.csv",
             "smoke_test_max_p95_ms": SMOKE_TEST_MAX_P95_MS,
             "monitoring": {
@@ -166,7 +171,7 @@ class ModelDeploy(Construct):
                 value=stack.to_json_string(settings))},
             build_spec=deploy_spec(),
         )
-        self._grant_tasks(stack, group, team, model.name, bucket)
+        self._grant_tasks(stack, group, team, model.name, bucket, catalog_bus_arn)
         if "staging" in separate:
             # the smoke test invokes a staging endpoint in another account through the team's role there
             self.project.add_to_role_policy(iam.PolicyStatement(
@@ -287,12 +292,20 @@ class ModelDeploy(Construct):
                 f"create, clear it with: aws cloudformation delete-stack --stack-name {prod_stack} "
                 f"--region {stack.region}, then approve the package again."))])
 
-    def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket) -> None:
+    def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket,
+                     catalog_bus_arn: str | None) -> None:
         packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadTheModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="CheckArtifactsAndMetrics", actions=["s3:GetObject"], resources=[bucket.arn_for_objects("*")]))
+        if catalog_bus_arn:
+            # Record*: the stage's entry to the factory's catalog (its bus policy admits the team's account)
+            self.project.add_to_role_policy(iam.PolicyStatement(
+                sid="PublishCatalogEntries", actions=["events:PutEvents"], resources=[catalog_bus_arn]))
+        # Record*: the model's last monthly cost from the showback (GetMetricStatistics has no resource type)
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadTheShowback", actions=["cloudwatch:GetMetricStatistics"], resources=["*"]))
         # Record*: the stage's client code under clients/<endpoint>/, with the URL its API recorded
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="PublishClientCode", actions=["s3:PutObject"],
@@ -376,6 +389,9 @@ class ModelDeploy(Construct):
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
             **clients,
+            "AwsSolutions-IAM5[Resource::*]": (
+                "cloudwatch:GetMetricStatistics supports no resource-level permission; read-only (the model's "
+                "monthly cost for its catalog entry)."),
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(smoke_input))}]": (
                 "The asynchronous smoke test's sample, named per run, only under the staging endpoint's input prefix."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name='*'))}]": (

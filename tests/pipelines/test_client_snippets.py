@@ -104,7 +104,9 @@ MANIFEST = {"stage": "prod", "account": ACCOUNT, "endpoint": IAM_API,
 
 def test_the_deploy_writes_the_stages_client_under_the_team_bucket(aws):
     aws["ssm"].put_parameter(Name="/model-factory/fraud/card-fraud/prod/api-url", Value=URL, Type="String")
-    prefix = tasks.publish_client(ssm=aws["ssm"], s3=aws["s3"], settings=SETTINGS, manifest=MANIFEST, body=BODY)
+    prefix, files, url = tasks.publish_client(ssm=aws["ssm"], s3=aws["s3"], settings=SETTINGS, manifest=MANIFEST,
+                                              body=BODY)
+    assert url == URL and sorted(files) == ["client.py", "curl.sh"]
     assert prefix == f"s3://{BUCKET}/clients/mf-fraud-card-fraud-prod"
     keys = sorted(o["Key"] for o in aws["s3"].list_objects_v2(Bucket=BUCKET)["Contents"])
     assert keys == [f"clients/mf-fraud-card-fraud-prod/{f}" for f in ("client.json", "client.py", "curl.sh")]

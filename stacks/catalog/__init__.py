@@ -1,0 +1,1 @@
+"""The factory-wide model catalog (one per factory)."""
