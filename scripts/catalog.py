@@ -43,14 +43,18 @@ def load_export(path: Path) -> list[CatalogEntry]:
         raise CatalogError(f"{path}: cannot read the export: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise CatalogError(f"{path}: line {error.lineno}: not JSON: {error.msg}") from None
+    return load_export_data(data, source=str(path))
+
+
+def load_export_data(data: object, source: str = "export") -> list[CatalogEntry]:
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise CatalogError(f"{path}: not a catalog export (an object with a list of entries)")
+        raise CatalogError(f"{source}: not a catalog export (an object with a list of entries)")
     entries = []
     for index, item in enumerate(data["entries"]):
         try:
             entries.append(parse_entry(item))
         except ValueError as error:
-            raise CatalogError(f"{path}: entries[{index}].{error}") from None
+            raise CatalogError(f"{source}: entries[{index}].{error}") from None
     return entries
 
 
