@@ -34,7 +34,7 @@ help:
 	@echo "make simulate-scaling MANIFEST=f [JSON=1]  replay a traffic curve through the endpoint's scaling policies"
 	@echo "make monitor-local CAPTURE=d BASELINE=d OUT=d  the drift/quality engine on data-capture files here"
 	@echo "make catalog [QUERY=text] [TEAM=t] [JSON=1] [SOURCE=export.json] [PROFILE=p]  list/search the model catalog (live, or an export)"
-	@echo "make catalog-site OUT=dir [SOURCE=export.json | LIVE=1]  the static, searchable catalog site (default: the example export)"
+	@echo "make catalog-site OUT=dir [SOURCE=export.json | LIVE=1] [PUBLISH=s3://bucket/prefix]  the static catalog site (default: the example export)"
 	@echo "make bench                        the performance table quoted in the README"
 
 setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
@@ -80,7 +80,7 @@ catalog: setup
 catalog-site: setup
 	@test -n "$(filter command line environment,$(origin OUT))" || { echo "catalog-site: OUT=<directory> is required" >&2; exit 2; }
 	@$(PY) scripts/catalog.py site --out "$(OUT)" $(if $(SOURCE),--source "$(SOURCE)",$(if $(LIVE),--live --config "$(CONFIG)")) \
-	  $(if $(PROFILE),--profile "$(PROFILE)")
+	  $(if $(PROFILE),--profile "$(PROFILE)") $(if $(PUBLISH),--publish "$(PUBLISH)")
 
 monitor-local: setup
 	@test -n "$(CAPTURE)" -a -n "$(BASELINE)" || { echo "monitor-local: CAPTURE=<dir of .jsonl capture files> BASELINE=<baseline dir> OUT=<dir> are required" >&2; exit 2; }

@@ -187,6 +187,19 @@ team, problem type or feature.</p>
     return [out / "index.html", *written]
 
 
+def publish_site(s3, files: list[Path], out: Path, target: str) -> int:
+    """Copy the site to `s3://bucket/prefix/` (a private bucket: the pages hold no credentials, but they are
+    internal); returns how many objects were written."""
+    if not target.startswith("s3://") or "/" not in target[5:].rstrip("/") + "/":
+        raise CatalogError(f"--publish: must be an s3://<bucket>/<prefix> URI (got {target!r})")
+    bucket, _, prefix = target[5:].partition("/")
+    prefix = prefix.strip("/")
+    for path in files:
+        key = "/".join(p for p in (prefix, path.relative_to(out).as_posix()) if p)
+        s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="text/html; charset=utf-8")
+    return len(files)
+
+
 def _json_for_html(value) -> str:
     # inside <script>: "</" must not end the element
     return json.dumps(value, sort_keys=True).replace("</", "<\\/")
@@ -242,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--json", action="store_true", help="an export: {catalog, exported_at, entries}")
     pages = commands.add_parser("site", help="write the static catalog site")
     pages.add_argument("--out", type=Path, required=True)
+    pages.add_argument("--publish", help="also copy the site to this s3://<private bucket>/<prefix>")
     for command in (listing, pages):
         command.add_argument("--source", type=Path, help="an export instead of the live catalog")
         command.add_argument("--live", action="store_true", help="the live catalog (factory.catalog), not the example")
@@ -253,6 +267,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "site":
             written = site(entries, args.out)
             print(f"catalog site: {len(written) - 1} model page(s) -> {args.out / 'index.html'}")
+            if args.publish:
+                import boto3
+                from botocore.exceptions import BotoCoreError, ClientError
+
+                try:
+                    count = publish_site(boto3.Session(profile_name=args.profile).client("s3"), written, args.out,
+                                         args.publish)
+                except (ClientError, BotoCoreError) as error:
+                    raise CatalogError(f"catalog site: cannot publish to {args.publish}: {error}") from None
+                print(f"catalog site: {count} page(s) -> {args.publish}")
             return 0
         chosen = select(entries, query=args.query, team=args.team)
         print(json.dumps(export(chosen), indent=2) if args.json else table(chosen))

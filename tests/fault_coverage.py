@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULT_SOURCES = ("lambdas", "pipelines/deploy/tasks.py", "pipelines/modelbuild/run_pipeline.py",
-                 "pipelines/modelbuild/code/drift.py", "scripts/doctor.py")
+                 "pipelines/modelbuild/code/drift.py", "scripts/doctor.py", "scripts/catalog.py")
 SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "ssm", "sns", "codepipeline", "dynamodb", "ce", "sts",
             "cloudwatch", "iam", "service-quotas", "codecommit")
 REPORT = ROOT / "build" / "fault-coverage.json"

@@ -112,3 +112,21 @@ def test_make_catalog_site_needs_out():
     result = subprocess.run(["make", "--no-print-directory", "catalog-site"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == "catalog-site: OUT=<directory> is required"
+
+
+def test_the_site_is_published_to_a_private_bucket(tmp_path):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1")
+        s3.create_bucket(Bucket="acme-internal", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        written = catalog.site(EXAMPLE, tmp_path)
+        assert catalog.publish_site(s3, written, tmp_path, "s3://acme-internal/catalog/") == 3
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="acme-internal")["Contents"])
+        assert keys == ["catalog/index.html", "catalog/models/fraud--card-fraud.html",
+                        "catalog/models/pricing--demand-forecast.html"]
+        assert s3.head_object(Bucket="acme-internal", Key=keys[0])["ContentType"] == "text/html; charset=utf-8"
+        with pytest.raises(catalog.CatalogError, match="--publish: must be an s3://<bucket>/<prefix> URI"):
+            catalog.publish_site(s3, written, tmp_path, "acme-internal")
+        for code, status in FAULTS:
+            inject_fault(s3, "put_object", code, status)
+            with pytest.raises(s3.exceptions.ClientError, match=code):
+                catalog.publish_site(s3, written, tmp_path, "s3://acme-internal/catalog")

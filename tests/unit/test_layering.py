@@ -65,7 +65,7 @@ def project_modules() -> list[Path]:
 
 
 def test_the_concerns_are_the_ones_the_layout_names():
-    assert CONCERNS == ["build", "cost", "deploy", "foundation", "monitoring", "serving"]
+    assert CONCERNS == ["build", "catalog", "cost", "deploy", "foundation", "monitoring", "serving"]
 
 
 def test_every_import_points_down():
