@@ -7,7 +7,6 @@ import copy
 import importlib
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -71,11 +70,13 @@ def starts(aws) -> int:
     return len(aws["codepipeline"].list_pipeline_executions(pipelineName=PIPELINE)["pipelineExecutionSummaries"])
 
 
-def test_two_concurrent_alarms_inside_the_cooldown_start_one_retrain(aws):
+def test_two_alarms_inside_the_cooldown_start_one_retrain(aws):
+    # The claim is one conditional write: DynamoDB applies conditional writes atomically ("Condition
+    # expressions", DynamoDB developer guide), so concurrent alarms race on it there. moto's table has no such
+    # lock, so threads here would test moto, not the handler: the two alarms arrive one after the other.
     events = [alarm("mf-fraud-card-fraud-prod-drift-amount"), alarm("mf-fraud-card-fraud-prod-drift-hour")]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda e: aws["app"].handler(e, Context()), events))
-    assert sorted(r["action"] for r in results) == ["cooling-down", "retrain"]
+    results = [aws["app"].handler(e, Context()) for e in events]
+    assert [r["action"] for r in results] == ["retrain", "cooling-down"]
     assert starts(aws) == 1
 
 
