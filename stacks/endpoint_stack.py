@@ -112,7 +112,9 @@ class EndpointStack(cdk.Stack):
                 self, "Batch", team=manifest.team, model=manifest.model, stage=manifest.stage, settings=settings.batch,
                 model_name=model.attr_model_name, kms_key_arn=key_arn, bucket_name=bucket_name,
                 job_role_arn=job_role_arn, schedule_role_arn=schedule_role_arn,
-                monitoring=manifest.monitoring if factory_engine else None)
+                monitoring=manifest.monitoring if factory_engine else None,
+                tags={**manifest.tags, TAG_TEAM: manifest.team, TAG_MODEL: manifest.model,
+                      "model-factory:stage": manifest.stage})
         if self.endpoint:
             cdk.CfnOutput(self, "EndpointName", value=manifest.endpoint_name)
         cdk.CfnOutput(self, "ModelPackageArn", value=manifest.model_package_arn)

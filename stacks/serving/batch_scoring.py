@@ -45,8 +45,10 @@ def run_output(settings: Batch) -> dict:
 
 def batch_pipeline_definition(*, team: str, model: str, stage: str, settings: Batch, model_name: str,
                               kms_key_arn: str, role_arn: str, bucket_name: str,
-                              monitoring: Monitoring | None = None) -> dict:
+                              monitoring: Monitoring | None = None, tags: dict[str, str] | None = None) -> dict:
     transform = {
+        # the cost-allocation tags of the stage: a transform job is billed like the endpoint it replaces
+        **({"Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]} if tags else {}),
         "ModelName": model_name,
         "BatchStrategy": "MultiRecord",
         "MaxPayloadInMB": settings.max_payload_mb,
@@ -78,13 +80,13 @@ def batch_pipeline_definition(*, team: str, model: str, stage: str, settings: Ba
 class BatchScoring(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str, model: str, stage: str, settings: Batch,
                  model_name: str, kms_key_arn: str, bucket_name: str, job_role_arn: str, schedule_role_arn: str,
-                 monitoring: Monitoring | None = None) -> None:
+                 monitoring: Monitoring | None = None, tags: dict[str, str] | None = None) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         name = batch_pipeline_name(team, model, stage)
         definition = batch_pipeline_definition(team=team, model=model, stage=stage, settings=settings,
                                                model_name=model_name, kms_key_arn=kms_key_arn, role_arn=job_role_arn,
-                                               bucket_name=bucket_name, monitoring=monitoring)
+                                               bucket_name=bucket_name, monitoring=monitoring, tags=tags)
         self.pipeline = sagemaker.CfnPipeline(
             self, "Pipeline", pipeline_name=name, role_arn=job_role_arn,
             pipeline_description=f"Model Factory: scheduled batch scoring of {endpoint_name(team, model, stage)}",

@@ -47,6 +47,10 @@ def test_the_transform_step_is_a_create_transform_job_request(batch_prod):
     assert arguments["TransformResources"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2,
                                                "VolumeKmsKeyId": KEY}
     assert arguments["ModelName"] == "MODEL" and arguments["BatchStrategy"] == "MultiRecord"
+    # the jobs a pipeline starts carry the stage's cost-allocation tags (CreateTransformJob Tags)
+    assert {"Key": "model-factory:team", "Value": "fraud"} in arguments["Tags"]
+    assert {"Key": "model-factory:cost-center", "Value": "cc-1234"} in arguments["Tags"]
+    assert {"Key": "model-factory:stage", "Value": "prod"} in arguments["Tags"]
 
 
 def test_mode_batch_serves_its_package_with_no_endpoint(batch_prod):
