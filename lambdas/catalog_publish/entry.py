@@ -5,10 +5,10 @@ the deploy checks the entry it builds with the same model, and `make catalog` re
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import timezone
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 SLUG = r"^[a-z][a-z0-9-]{2,23}$"
 PACKAGE_ARN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}/[0-9]+$"
@@ -66,7 +66,13 @@ class CatalogEntry(Strict):
     owners: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1, max_length=20)
     lineage: Lineage = Lineage()
     monthly_cost_usd: float | None = Field(default=None, ge=0)
-    recorded_at: datetime
+    # with its offset: entries are ordered by it (store.py compares it in UTC)
+    recorded_at: AwareDatetime
+
+    @property
+    def recorded_utc(self) -> str:
+        """recorded_at in UTC, ISO 8601 with a fixed width: comparable as text."""
+        return self.recorded_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     @property
     def key(self) -> str:

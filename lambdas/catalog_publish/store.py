@@ -38,11 +38,11 @@ def store(dynamodb, *, table: str, entry: CatalogEntry) -> Outcome:
     try:
         dynamodb.put_item(
             TableName=table,
-            Item={"team": {"S": entry.team}, "key": {"S": entry.key}, "recorded_at": {"S": entry.recorded_at.isoformat()},
+            Item={"team": {"S": entry.team}, "key": {"S": entry.key}, "recorded_at": {"S": entry.recorded_utc},
                   "entry": {"S": json.dumps(entry.model_dump(mode="json"), sort_keys=True)}},
             ConditionExpression="attribute_not_exists(#k) OR recorded_at <= :at",
             ExpressionAttributeNames={"#k": "key"},
-            ExpressionAttributeValues={":at": {"S": entry.recorded_at.isoformat()}},
+            ExpressionAttributeValues={":at": {"S": entry.recorded_utc}},
         )
     except dynamodb.exceptions.ConditionalCheckFailedException:
         return Outcome("stale", f"a newer entry of {entry.team}/{entry.key} is stored")

@@ -72,7 +72,7 @@ def table():
                                                     {"AttributeName": "key", "AttributeType": "S"}])
         for entry in EXAMPLE:
             dynamodb.put_item(TableName="mf-catalog", Item={
-                "team": {"S": entry.team}, "key": {"S": entry.key}, "recorded_at": {"S": entry.recorded_at.isoformat()},
+                "team": {"S": entry.team}, "key": {"S": entry.key}, "recorded_at": {"S": entry.recorded_utc},
                 "entry": {"S": json.dumps(entry.model_dump(mode="json"))}})
         yield dynamodb
 

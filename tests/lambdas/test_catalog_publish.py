@@ -79,6 +79,11 @@ def test_a_newer_entry_replaces_it_and_an_older_one_never_does(catalog):
     assert app.handler(event(newer), Context())["action"] == "stored"
     late = {**FRAUD_PROD, "recorded_at": "2026-11-30T10:00:00+00:00"}
     assert app.handler(event(late), Context())["action"] == "stale"
+    # offsets are compared as instants: the same instant in +01:00 replaces it (<=), half an hour earlier does not
+    same = {**newer, "recorded_at": "2026-12-02T11:00:00+01:00"}
+    assert app.handler(event(same), Context())["action"] == "stored"
+    earlier = {**newer, "recorded_at": "2026-12-02T10:30:00+01:00"}  # 09:30 UTC, before 10:00 UTC
+    assert app.handler(event(earlier), Context())["action"] == "stale"
     assert [e["version"] for e in stored(dynamodb)] == [9]
 
 
@@ -96,6 +101,7 @@ def test_an_entry_from_an_account_that_does_not_own_the_team_is_refused(catalog)
     (lambda e: e.update(team="ghost-team"), "team: ghost-team is not a team of this factory"),
     (lambda e: e["serving"].update(url="http://plain.example.com"), "serving.url: String should match pattern"),
     (lambda e: e.update(owners=[]), "owners: List should have at least 1 item"),
+    (lambda e: e.update(recorded_at="2026-12-03T00:00:00"), "recorded_at: Input should have timezone info"),
 ])
 def test_a_malformed_entry_is_refused_in_one_line_and_never_overwrites_a_good_one(catalog, mutate, reason):
     app, dynamodb = catalog
