@@ -25,7 +25,9 @@ def main() -> int:
     config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
         config = load_config(config_path)
-        teams = config.select(app.node.try_get_context("teams"), source=config_path)
+        selected = app.node.try_get_context("teams")
+        # the whole factory (every team and the catalog), or only the teams named (validated against the config)
+        teams = config.select(selected, source=config_path) if selected and str(selected).strip() else None
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

@@ -201,8 +201,8 @@ def publish_site(s3, files: list[Path], out: Path, target: str) -> int:
 
 
 def _json_for_html(value) -> str:
-    # inside <script>: "</" must not end the element
-    return json.dumps(value, sort_keys=True).replace("</", "<\\/")
+    # inside <script>: no "<" at all, so that neither "</script" nor "<!--" changes how the page is parsed
+    return json.dumps(value, sort_keys=True).replace("<", "\\u003c")
 
 
 def model_page(team: str, model: str, stages: list[CatalogEntry]) -> str:

@@ -44,9 +44,13 @@ class Browser:
             except OSError:
                 time.sleep(0.1)
         binary = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-        answer = self._call("POST", "/session", {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": binary, "args": [*FLAGS, f"--user-data-dir={user_data_dir}"]}}}})
+        try:
+            answer = self._call("POST", "/session", {"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": binary, "args": [*FLAGS, f"--user-data-dir={user_data_dir}"]}}}})
+        except Exception:
+            self.process.terminate()  # no session: no driver left behind
+            raise
         self.session = f"/session/{answer['sessionId']}"
 
     def _call(self, method: str, path: str, body: dict | None = None):

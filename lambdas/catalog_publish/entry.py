@@ -18,7 +18,8 @@ MAX_FILE_CHARS = 20_000
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # NaN and infinity are not JSON: an entry holding one could not travel as an event
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Feature(Strict):

@@ -417,12 +417,15 @@ def publish_client(*, ssm, s3, settings: dict[str, Any], manifest: dict[str, Any
 
 
 def monthly_cost(cloudwatch, team: str, model: str, now) -> float | None:
-    """The model's last monthly cost from the showback (ModelFactory ModelCostUSD, Team and Model), or None."""
+    """The model's last monthly cost from the showback (ModelFactory ModelCostUSD), or None. CloudWatch answers
+    only for the exact dimensions the figure carries (stacks/common/naming.py showback_dimensions)."""
     from datetime import timedelta
 
+    from stacks.common.naming import showback_dimensions
+
     points = cloudwatch.get_metric_statistics(
-        Namespace="ModelFactory", MetricName="ModelCostUSD", Dimensions=[{"Name": "Team", "Value": team},
-                                                                          {"Name": "Model", "Value": model}],
+        Namespace="ModelFactory", MetricName="ModelCostUSD",
+        Dimensions=[{"Name": k, "Value": v} for k, v in showback_dimensions(team, model).items()],
         StartTime=now - timedelta(days=40), EndTime=now, Period=86400, Statistics=["Maximum"])["Datapoints"]
     return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
 
@@ -554,7 +557,10 @@ def main(argv: list[str] | None = None) -> int:
                 entry = catalog_entry(s3=client("s3"), sagemaker=client("sagemaker"), cloudwatch=client("cloudwatch"),
                                       settings=settings, manifest=manifest, client_files=files, url=url,
                                       now=datetime.now(timezone.utc))
-                publish_entry(client("events"), bus_arn=settings["catalog_bus_arn"], entry=entry)
+                # the bus's region, which may not be this pipeline's: EventBridge refuses a cross-region bus ARN
+                events = remember_resources(boto3.client("events", region_name=settings["catalog_bus_arn"].split(":")[3],
+                                                         config=RETRIES))
+                publish_entry(events, bus_arn=settings["catalog_bus_arn"], entry=entry)
                 print(f"catalog: published {settings['team']}/{settings['model']} {args[1]} v{entry['version']}")
         elif args[:1] == ["check-approved"]:
             print(check_still_approved(sagemaker=client("sagemaker"), package_arn=package_arn or ""))

@@ -48,10 +48,14 @@ class ModelCatalog(Construct):
         senders = sorted(set(team_accounts.values()))
         self.bus = events.EventBus(self, "Bus", event_bus_name=CATALOG_BUS, kms_key=self.key,
                                    description="Model Factory: catalog entries of the teams' deploys")
+        # EventBridge sends an entry it could not deliver to the rule's dead-letter queue, encrypted with this key
+        # (SQS developer guide, "Key management": the sending service needs GenerateDataKey and Decrypt); the
+        # bus's own use of the key is granted by CDK with the bus's encryption context
+        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=f"{CATALOG_BUS}/mf-catalog-entries")
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="EventBridgeEncryptsTheBus", principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            sid="EventBridgeDeadLettersEntries", principals=[iam.ServicePrincipal("events.amazonaws.com")],
             actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+            conditions={"ArnEquals": {"aws:SourceArn": rule_arn}}))
         # only entries, only from the teams' factory accounts (the publish function checks the team per account)
         self.bus_policy = events.CfnEventBusPolicy(
             self, "BusPolicy", event_bus_name=self.bus.event_bus_name, statement_id="TeamAccountsPublishEntries",
@@ -84,7 +88,7 @@ class ModelCatalog(Construct):
         self.reader.add_to_policy(iam.PolicyStatement(sid="DecryptTheCatalog", actions=["kms:Decrypt"],
                                                       resources=[self.key.key_arn]))
         publish.acknowledge({
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "CDK's grant for the KMS-encrypted table and DLQ.",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "CDK's grant for the KMS-encrypted table."})
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                "CDK's grant for publishing to the KMS-encrypted notification topic (the function's failures).")})
         cdk.CfnOutput(stack, "CatalogBusArn", value=self.bus.event_bus_arn)
         cdk.CfnOutput(stack, "CatalogReaderRoleArn", value=self.reader.role_arn)

@@ -156,3 +156,12 @@ CATALOG_DETAIL_TYPE = "Model Catalog Entry"
 
 def catalog_bus_arn(partition: str, region: str, account: str) -> str:
     return f"arn:{partition}:events:{region}:{account}:event-bus/{CATALOG_BUS}"
+
+
+# the showback's monthly figure: ModelFactory ModelCostUSD with the dimensions Team, Model and service (the
+# Powertools service name of the showback function, which its metrics carry as a dimension)
+SHOWBACK_SERVICE = "showback"
+
+
+def showback_dimensions(team: str, model: str) -> dict[str, str]:
+    return {"Team": team, "Model": model, "service": SHOWBACK_SERVICE}

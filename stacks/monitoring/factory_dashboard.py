@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from stacks.common.naming import codepipeline_name, endpoint_name
+from stacks.common.naming import codepipeline_name, endpoint_name, showback_dimensions
 from stacks.config.endpoint import StageEndpoints
 
 STAGES = ("staging", "prod")
@@ -37,7 +37,7 @@ class FactoryDashboard(Construct):
                 title="cost per model (USD, showback)", width=24, height=5, stacked=True,
                 view=cloudwatch.GraphWidgetView.BAR,
                 left=[cloudwatch.Metric(namespace="ModelFactory", metric_name="ModelCostUSD",
-                                        dimensions_map={"Team": team, "Model": model}, statistic="Maximum",
+                                        dimensions_map=showback_dimensions(team, model), statistic="Maximum",
                                         period=cdk.Duration.days(31), label=model) for model in models])]]
         for model, endpoints in models.items():
             settings = {stage: getattr(endpoints, stage) for stage in STAGES}

@@ -102,6 +102,7 @@ def test_an_entry_from_an_account_that_does_not_own_the_team_is_refused(catalog)
     (lambda e: e["serving"].update(url="http://plain.example.com"), "serving.url: String should match pattern"),
     (lambda e: e.update(owners=[]), "owners: List should have at least 1 item"),
     (lambda e: e.update(recorded_at="2026-12-03T00:00:00"), "recorded_at: Input should have timezone info"),
+    (lambda e: e["metrics"].update(auc=float("nan")), "metrics.auc: Input should be a finite number"),
 ])
 def test_a_malformed_entry_is_refused_in_one_line_and_never_overwrites_a_good_one(catalog, mutate, reason):
     app, dynamodb = catalog

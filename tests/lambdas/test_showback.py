@@ -45,6 +45,8 @@ def showback(monkeypatch):
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         for name, value in {"TEAM": "fraud", "MODELS": json.dumps(["card-fraud", "chargebacks"]),
                             "NOTIFICATION_TOPIC_ARN": topic, "POWERTOOLS_TRACE_DISABLED": "true",
+                            # as the deployed function has it (TeamFunction: POWERTOOLS_SERVICE_NAME = its name)
+                            "POWERTOOLS_SERVICE_NAME": "showback",
                             "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.syspath_prepend(str(CODE))
@@ -89,6 +91,12 @@ def test_monthly_run_reports_last_month_per_model_across_pages(showback, capsys)
     assert figures == {"card-fraud": 912.35, "chargebacks": 0.0, "(no model tag)": 3.1}
     assert all(m["Team"] == "fraud" and m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ModelFactory"
                for m in emitted)
+    # the exact dimensions the dashboard and the catalog entry read (stacks/common/naming.py showback_dimensions):
+    # CloudWatch matches a query only on the full set
+    from stacks.common.naming import showback_dimensions
+    for m in emitted:
+        assert sorted(m["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) == sorted(showback_dimensions("fraud", m["Model"]))
+        assert m["service"] == "showback"
 
 
 def test_on_demand_month_to_date(showback):

@@ -38,8 +38,10 @@ def build(aws, arn: str, **endpoint) -> dict:
 def test_the_entry_carries_what_an_app_developer_needs(aws):
     arn = package(aws, auc=0.93, drift=True)
     boto3.client("cloudwatch", region_name=REGION).put_metric_data(Namespace="ModelFactory", MetricData=[{
+        # what the showback emits (tests/lambdas/test_showback.py checks its dimensions)
         "MetricName": "ModelCostUSD", "Dimensions": [{"Name": "Team", "Value": "fraud"},
-                                                     {"Name": "Model", "Value": "card-fraud"}],
+                                                     {"Name": "Model", "Value": "card-fraud"},
+                                                     {"Name": "service", "Value": "showback"}],
         "Value": 1843.27, "Timestamp": NOW - timedelta(days=2)}])
     entry = build(aws, arn)
     assert entry["version"] == int(arn.rsplit("/", 1)[1]) and entry["model_package_arn"] == arn
