@@ -54,8 +54,9 @@ synth: setup
 	@$(PY) -m stacks.config "$(CONFIG)"
 	$(CDK) synth --quiet --context config="$(CONFIG)" $(if $(TEAMS),--context teams="$(TEAMS)") --output "$(OUT)"
 
+# two workers (pytest-xdist), one per core of the CI machine; the fault-coverage figure gathers both
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # OUT is shared by several targets: each gives it its own default.
 train-local: setup

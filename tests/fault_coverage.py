@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAULT_SOURCES = ("lambdas", "pipelines/deploy/tasks.py", "pipelines/modelbuild/run_pipeline.py",
                  "pipelines/modelbuild/code/drift.py", "scripts/doctor.py", "scripts/catalog.py")
 SERVICES = ("sagemaker", "sagemaker-runtime", "s3", "ssm", "sns", "codepipeline", "dynamodb", "ce", "sts",
-            "cloudwatch", "iam", "service-quotas", "codecommit")
+            "cloudwatch", "iam", "service-quotas", "codecommit", "events")
 REPORT = ROOT / "build" / "fault-coverage.json"
 
 
@@ -75,7 +75,7 @@ def call_sites() -> dict[tuple[str, int], tuple[int, str]]:
 
 # what the project names its clients (the receiver of an operation call): a regex's .search, a dict's .get or
 # a model's .update is not an AWS call
-CLIENT_NAMES = {"sagemaker", "sagemaker_client", "s3", "ssm", "sns", "codepipeline", "dynamodb", "ce", "runtime",
+CLIENT_NAMES = {"sagemaker", "sagemaker_client", "events", "s3", "ssm", "sns", "codepipeline", "dynamodb", "ce", "runtime",
                 "sts", "cloudwatch", "iam", "client", "clients", "codecommit", "quotas", "paginator"}
 
 
@@ -150,8 +150,22 @@ def pytest_unconfigure(config):
     _recorder.uninstall()
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist a worker hands what it recorded to the controller, which prints the figure."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["fault_sites"] = sorted(_recorder.faults)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _recorder.faults |= {tuple(site) for site in getattr(node, "workeroutput", {}).get("fault_sites", [])}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter):
+    if hasattr(terminalreporter.config, "workeroutput"):
+        return  # a worker: the controller reports
     sites = call_sites()
     covered = _recorder.covered(sites)
     terminalreporter.write_line(f"AWS call sites with a fault test in this run: {len(covered)} of {len(sites)} "

@@ -11,6 +11,7 @@ def test_call_sites_are_aws_operations_on_clients_and_nothing_else():
     assert ("lambdas/drift_retrain/retrain.py", "start_pipeline_execution") in operations
     assert ("scripts/doctor.py", "list_service_quotas") in operations  # the doctor's call(client, "<op>")
     assert ("pipelines/modelbuild/code/drift.py", "list_objects_v2") in operations  # a paginator
+    assert ("pipelines/deploy/tasks.py", "put_events") in operations  # the catalog entry (EventBridge)
     # drift.py's HOUR_FOLDER.search(...) is a regex, not SageMaker's Search
     assert ("pipelines/modelbuild/code/drift.py", "search") not in operations
 
