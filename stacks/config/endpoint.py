@@ -41,11 +41,6 @@ MODEL_PACKAGE_ARN_PATTERN = re.compile(
 CRON_PATTERN = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
 S3_URI_PATTERN = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/\S*)?$")
 ISSUER_PATTERN = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/\S*)?$")
-# Content types the serving containers the factory builds take (text/csv), plus JSON for custom containers
-CONTENT_TYPES = ("text/csv", "application/json")
-# AWS WAF inspects at most the first 64 KB of an API Gateway request body (AssociationConfig RequestBody
-# DefaultSizeInspectionLimit: KB_16, KB_32, KB_48, KB_64); larger payloads go through mode: async and S3.
-WAF_BODY_LIMITS_KB = (8, 16, 32, 48, 64)
 # "If your endpoint uses any of the features listed in this Exclusions page, you cannot use Asynchronous
 # Inference" (SageMaker developer guide, async-inference.html -> deployment-guardrails-exclusions.html)
 ASYNC_UNSUPPORTED_FAMILIES: dict[str, str] = {
@@ -250,7 +245,9 @@ class Api(Strict):
     throttle_rps: float = Field(default=50, gt=0, le=10000)
     burst: int = Field(default=100, ge=1, le=5000)
     content_types: list[Literal["text/csv", "application/json"]] = Field(default=["text/csv"], min_length=1)
-    # request bodies above this are refused by the API's web ACL; None: API Gateway's own 10 MB limit only
+    # request bodies above this are refused by the API's web ACL; None: API Gateway's own 10 MB limit only.
+    # AWS WAF inspects at most 64 KB of an API Gateway body (AssociationConfig RequestBody
+    # DefaultSizeInspectionLimit KB_16-KB_64): larger payloads go through mode: async and S3
     max_request_kb: Literal[8, 16, 32, 48, 64] | None = 64
     latency_p99_ms: float = Field(default=1000, gt=0)
     errors_5xx_percent: float = Field(default=1, gt=0, le=100)

@@ -43,8 +43,6 @@ from stacks.common.nag import acknowledge_each
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
 API_NAMESPACE = "AWS/ApiGateway"
-# sagemaker-runtime InvokeEndpointAsync: the inline Body is at most 128,000 bytes
-ASYNC_INLINE_BODY_BYTES = 128_000
 # AWS WAF body inspection limits for API Gateway (AssociationConfig RequestBody DefaultSizeInspectionLimit)
 INSPECTION_LIMITS_KB = (16, 32, 48, 64)
 
