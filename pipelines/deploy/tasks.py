@@ -27,6 +27,7 @@ from urllib.parse import quote
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from stacks.config.endpoint import EndpointSettings
 from stacks.common.naming import (
     api_url_parameter,
     artifact_bucket_name,
@@ -322,9 +323,32 @@ def _object_text(s3, uri: str) -> str | None:
         raise
 
 
+def batch_smoke_test(*, sagemaker, manifest: dict[str, Any], timeout_seconds: float,
+                     poll_seconds: float = 30, clock=time.monotonic, sleep=time.sleep,
+                     request_id: str | None = None) -> dict[str, float]:
+    """mode batch: run the stage's batch pipeline once (`<endpoint>-batch`, on its configured input) and wait
+    for it to succeed (DescribePipelineExecution PipelineExecutionStatus: Executing, Stopping, Stopped, Failed,
+    Succeeded, CompletedWithFailures)."""
+    name = f"mf-{manifest['team']}-{manifest['model']}-{manifest['stage']}-batch"
+    started = clock()
+    arn = sagemaker.start_pipeline_execution(
+        PipelineName=name, PipelineExecutionDisplayName="smoke-test",
+        ClientRequestToken=request_id or uuid.uuid4().hex)["PipelineExecutionArn"]
+    while True:
+        described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+        status = described["PipelineExecutionStatus"]
+        if status == "Succeeded":
+            return {"seconds": clock() - started, "execution": arn}
+        if status in ("Failed", "Stopped", "CompletedWithFailures"):
+            raise DeployError(f"the staging batch run {arn} ended {status}"
+                              + (f": {described['FailureReason']}" if described.get("FailureReason") else ""))
+        if clock() - started > timeout_seconds:
+            raise DeployError(f"the staging batch run {arn} is still {status} after {timeout_seconds:.0f} s")
+        sleep(poll_seconds)
+
+
 def async_wait_seconds(endpoint_settings: dict[str, Any]) -> float:
-    """A fleet at zero instances first needs its wake-up alarm (2 one-minute periods), then an instance start."""
-    return (float(endpoint_settings.get("startup_minutes", 6)) + 2 + 5) * 60
+    return EndpointSettings.model_validate(endpoint_settings).smoke_test_wait_seconds
 
 
 def runtime_client(boto3, settings: dict[str, Any], manifest: dict[str, Any], service: str = "sagemaker-runtime"):
@@ -534,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
                     timeout_seconds=async_wait_seconds(manifest["endpoint"]))
                 print(f"smoke test passed: asynchronous answer after {result['seconds']:.0f} s")
             elif mode == "batch":
-                print("smoke test skipped: mode batch deploys no endpoint (the batch pipeline's runs are watched)")
+                result = batch_smoke_test(sagemaker=runtime_client(boto3, settings, manifest, service="sagemaker"),
+                                          manifest=manifest, timeout_seconds=async_wait_seconds(manifest["endpoint"]))
+                print(f"smoke test passed: batch run {result['execution']} succeeded after {result['seconds']:.0f} s")
             else:
                 result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest,
                                     payload=payload, records=records, problem_type=settings["problem_type"],

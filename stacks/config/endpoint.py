@@ -395,6 +395,17 @@ class EndpointSettings(Strict):
         return self.mode == "realtime" and self.min_instances == 0
 
     @property
+    def smoke_test_wait_seconds(self) -> float:
+        """The longest the deploy's smoke test of this stage waits: an async fleet at zero first needs its wake-up
+        alarm (2 one-minute periods) and an instance start, plus 5 minutes; a batch stage runs its whole pipeline
+        once (BATCH_SMOKE_TEST_MINUTES); real time answers at once."""
+        if self.mode == "batch":
+            return BATCH_SMOKE_TEST_MINUTES * 60
+        if self.mode == "async":
+            return (self.startup_minutes + 2 + 5) * 60
+        return 10 * 60
+
+    @property
     def is_async(self) -> bool:
         return self.mode == "async"
 
@@ -429,6 +440,10 @@ class EndpointSettings(Strict):
         """The GPU policy applies to instance variants; a scale-to-zero inference component scales on
         invocations per copy and wakes on NoCapacityInvocationFailures instead."""
         return None if self.scale_to_zero else self.gpu_metric_target
+
+
+# a transform job starts its instances and scores the input; with the factory engine the drift step follows
+BATCH_SMOKE_TEST_MINUTES = 60
 
 
 def async_unsupported_reason(instance_type: str) -> str | None:

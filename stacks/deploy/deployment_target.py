@@ -113,6 +113,12 @@ class DeploymentTarget(Construct):
             resources=[f"{bucket_arn}/*"]))
         self.deploy_action_role.add_to_policy(factory_key)
         # the deploy pipeline's TestStaging smoke test runs through this role
+        # mode batch: the smoke test runs a staging batch pipeline here once and follows its execution
+        self.deploy_action_role.add_to_policy(iam.PolicyStatement(
+            sid="SmokeTestStagingBatch", actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
+            resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}*-staging-batch"),
+                       stack.format_arn(service="sagemaker", resource="pipeline",
+                                        resource_name=f"{prefix}*-staging-batch/execution/*")]))
         # Record*: the URL the stage's API wrote here, for the client code
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
@@ -176,6 +182,9 @@ class DeploymentTarget(Construct):
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
             f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/model-factory/{team}/*/api-url]": (
                 "Read only, the API URLs of the team's models in this account (one parameter per model and stage)."),
+            **{f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{name}]": (
+                "The team's staging batch pipelines and their executions, which the smoke test starts and follows.")
+               for name in (f"{prefix}*-staging-batch", f"{prefix}*-staging-batch/execution/*")},
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/async/{prefix}*-staging/input/*]": (
                 "The asynchronous smoke test's sample, only under the team's staging endpoints' input prefixes."),
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (

@@ -17,6 +17,8 @@ deploy manifests and synthesizes both endpoint stacks with the same code as `mak
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -166,7 +168,8 @@ class ModelDeploy(Construct):
                                                    compute_type=codebuild.ComputeType.SMALL),
             encryption_key=key,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
-            timeout=cdk.Duration.minutes(30),
+            # the longest task is the staging smoke test: an async wake-up or a whole batch run
+            timeout=cdk.Duration.minutes(max(30, math.ceil(model.endpoint.staging.smoke_test_wait_seconds / 60) + 15)),
             environment_variables={"DEPLOY_SETTINGS": codebuild.BuildEnvironmentVariable(
                 value=stack.to_json_string(settings))},
             build_spec=deploy_spec(),
@@ -315,6 +318,13 @@ class ModelDeploy(Construct):
             resources=[stack.format_arn(service="ssm", resource="parameter",
                                         resource_name=api_url_parameter(team, model, stage).lstrip("/"))
                        for stage in STAGES]))
+        # mode batch: the smoke test runs the staging batch pipeline once and follows its execution
+        staging_batch = f"{endpoint_name(team, model, 'staging')}-batch"
+        self.project.add_to_role_policy(iam.PolicyStatement(
+            sid="SmokeTestStagingBatch", actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
+            resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=staging_batch),
+                       stack.format_arn(service="sagemaker", resource="pipeline",
+                                        resource_name=f"{staging_batch}/execution/*")]))
         # mode async: S3 answers a missing answer with NoSuchKey (not AccessDenied) only to a role that may list
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="SmokeTestAsyncAnswers", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
@@ -389,6 +399,8 @@ class ModelDeploy(Construct):
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
             **clients,
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource='pipeline', resource_name=endpoint_name(team, model, 'staging') + '-batch/execution/*'))}]": (
+                "The executions of the staging batch pipeline the smoke test starts (SageMaker names them)."),
             "AwsSolutions-IAM5[Resource::*]": (
                 "cloudwatch:GetMetricStatistics supports no resource-level permission; read-only (the model's "
                 "monthly cost for its catalog entry)."),

@@ -139,3 +139,67 @@ def test_a_failed_invocation_is_an_aws_error(s3):
             stub.add_client_error("invoke_endpoint_async", code, f"injected {code}", status)
             with pytest.raises(client.exceptions.ClientError, match=code):
                 run(s3, client, FakeTime())
+
+
+# --- mode batch: the staging batch pipeline runs once -------------------------------------------------------
+BATCH_MANIFEST = {**MANIFEST, "endpoint": EndpointSettings(mode="batch", batch={
+    "schedule": "rate(1 day)", "input_s3_uri": f"s3://{BUCKET}/scoring/in",
+    "output_s3_uri": f"s3://{BUCKET}/batch/out"}).model_dump(mode="json")}
+EXECUTION = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{ENDPOINT}-batch/execution/abc123"
+# StartPipelineExecution ClientRequestToken: 32-128 characters (botocore IdempotencyToken)
+TOKEN = "0d3b" * 8
+
+
+def sagemaker_answering(*statuses: str, failure: str | None = None):
+    """DescribePipelineExecution's PipelineExecutionStatus enum (botocore): Executing ... Succeeded/Failed."""
+    client = boto3.client("sagemaker", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION}, {
+        "PipelineName": f"{ENDPOINT}-batch", "PipelineExecutionDisplayName": "smoke-test", "ClientRequestToken": TOKEN})
+    for status in statuses:
+        answer = {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": status}
+        if failure and status == "Failed":
+            answer["FailureReason"] = failure
+        stub.add_response("describe_pipeline_execution", answer, {"PipelineExecutionArn": EXECUTION})
+    stub.activate()
+    return client
+
+
+def run_batch(client, time: FakeTime, timeout: float = 3600):
+    return tasks.batch_smoke_test(sagemaker=client, manifest=BATCH_MANIFEST, timeout_seconds=timeout,
+                                  clock=time.clock, sleep=time.sleep, request_id=TOKEN)
+
+
+def test_a_batch_stage_runs_its_pipeline_once_and_waits_for_success():
+    time = FakeTime()
+    result = run_batch(sagemaker_answering("Executing", "Executing", "Succeeded"), time)
+    assert result == {"seconds": 60.0, "execution": EXECUTION}
+
+
+def test_a_failed_or_endless_batch_run_fails_in_one_line():
+    with pytest.raises(tasks.DeployError, match=r"^the staging batch run .*abc123 ended Failed: ClientError: no input"):
+        run_batch(sagemaker_answering("Executing", "Failed", failure="ClientError: no input"), FakeTime())
+    with pytest.raises(tasks.DeployError, match=r"is still Executing after 30 s$"):
+        run_batch(sagemaker_answering("Executing", "Executing", "Executing"), FakeTime(), timeout=30)
+
+
+def test_a_failed_start_is_an_aws_error():
+    for code, status in FAULTS:
+        client = boto3.client("sagemaker", region_name=REGION)
+        with Stubber(client) as stub:
+            stub.add_client_error("start_pipeline_execution", code, f"injected {code}", status)
+            with pytest.raises(client.exceptions.ClientError, match=code):
+                run_batch(client, FakeTime())
+        client = boto3.client("sagemaker", region_name=REGION)
+        with Stubber(client) as stub:
+            stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION})
+            stub.add_client_error("describe_pipeline_execution", code, f"injected {code}", status)
+            with pytest.raises(client.exceptions.ClientError, match=code):
+                run_batch(client, FakeTime())
+
+
+def test_the_smoke_test_waits_are_what_the_tasks_project_allows():
+    from stacks.config.endpoint import BATCH_SMOKE_TEST_MINUTES
+
+    assert tasks.async_wait_seconds(BATCH_MANIFEST["endpoint"]) == BATCH_SMOKE_TEST_MINUTES * 60
+    assert tasks.async_wait_seconds(EndpointSettings().model_dump(mode="json")) == 600

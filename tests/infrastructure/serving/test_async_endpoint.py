@@ -133,3 +133,26 @@ def test_the_smoke_test_may_list_the_answer_prefixes_so_that_a_missing_answer_is
     assert listing["Action"] == "s3:ListBucket"
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [
         "async/mf-fraud-card-fraud-staging/output/*", "async/mf-fraud-card-fraud-staging/failures/*"]}}
+
+
+def test_the_smoke_test_may_run_and_follow_exactly_the_staging_batch_pipeline(example_factory):
+    build = example_factory.build_template("pricing", "demand-forecast")
+    (batch,) = statements(build, "SmokeTestStagingBatch")
+    assert sorted(batch["Action"]) == ["sagemaker:DescribePipelineExecution", "sagemaker:StartPipelineExecution"]
+    assert batch["Resource"] == [
+        "arn:aws:sagemaker:eu-west-1:222222222222:pipeline/mf-pricing-demand-forecast-staging-batch",
+        "arn:aws:sagemaker:eu-west-1:222222222222:pipeline/mf-pricing-demand-forecast-staging-batch/execution/*"]
+
+
+def test_the_tasks_project_outlasts_the_longest_smoke_test(example_factory):
+    from stacks.config.endpoint import EndpointSettings
+
+    build = example_factory.build_template("pricing", "demand-forecast")
+    build.has_resource_properties("AWS::CodeBuild::Project", {"Name": "mf-pricing-demand-forecast-deploy",
+                                                              "TimeoutInMinutes": 30})  # async staging: 13 min wait
+    # CodeBuild's project timeout (5-2160 minutes) must cover the staging smoke test's wait plus the setup
+    batch = EndpointSettings(mode="batch", batch={"schedule": "rate(1 day)", "input_s3_uri": "s3://bucket-a/in",
+                                                  "output_s3_uri": "s3://bucket-a/batch/out"})
+    assert batch.smoke_test_wait_seconds == 3600
+    assert EndpointSettings(mode="async", min_instances=0, initial_instances=1, startup_minutes=20
+                            ).smoke_test_wait_seconds == 27 * 60
