@@ -164,8 +164,7 @@ def site(entries: list[CatalogEntry], out: Path) -> list[Path]:
             "team": team, "model": model, "page": page_name(team, model), "problem_type": first.problem_type,
             "description": first.description or "", "modes": sorted({e.serving.mode for e in stages}),
             "summary": " · ".join(f"{e.stage} v{e.version} ({e.serving.mode})" for e in stages),
-            "text": " ".join([team, model, first.description or "", first.problem_type.replace("_", " "),
-                              first.problem_type, *(f.name for f in first.input_schema.features)]).lower()})
+            "text": first.search_text})
         path = out / "models" / page_name(team, model)
         path.write_text(model_page(team, model, stages), encoding="utf-8")
         written.append(path)
@@ -176,7 +175,7 @@ def site(entries: list[CatalogEntry], out: Path) -> list[Path]:
 <h1>Model catalog</h1>
 <p class="muted">Every team's models, what they serve where, and how to call them. Search by name, description,
 team, problem type or feature.</p>
-<p><input id="search" type="search" placeholder="search models" aria-label="search models" autofocus>
+<p><label>search <input id="search" type="search" aria-label="search models" autofocus></label>
 {_options("team", "team", teams)}{_options("problem-type", "problem type", kinds)}
 {_options("mode", "mode", ["realtime", "async", "batch"])}</p>
 <p id="count" class="muted"></p><div id="results"></div>

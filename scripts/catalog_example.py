@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from lambdas.catalog_publish.entry import parse_entry  # noqa: E402
 from pipelines.deploy.client_snippets import snippets  # noqa: E402
+from pipelines.deploy.tasks import input_content_type, serving_entry  # noqa: E402
 from stacks.common.naming import artifact_bucket_name, async_locations, endpoint_name  # noqa: E402
 from stacks.config.factory import FactoryConfig, load_config  # noqa: E402
 
@@ -47,21 +48,18 @@ def example_export(config: FactoryConfig) -> dict:
                 version = 7 + number + (stage == "staging")
                 url = (f"https://{team.name[:5]}0api.execute-api.{team.region}.amazonaws.com/{stage}/{model.name}/invocations"
                        if settings.api else None)
-                api = settings.api
+                endpoint = settings.model_dump(mode="json")
                 entry = {
                     "team": team.name, "model": model.name, "stage": stage, "description": model.description,
                     "problem_type": model.problem_type, "version": version,
                     "model_package_arn": f"arn:aws:sagemaker:{team.region}:{team.account}:model-package/"
                                          f"mf-{team.name}-{model.name}/{version}",
                     "metrics": METRICS.get(model.problem_type, {}),
-                    "input_schema": {"content_type": "text/csv", "features": [
+                    "input_schema": {"content_type": input_content_type(endpoint), "features": [
                         {"name": n, "type": t} for n, t in FEATURES.get(model.problem_type, [])]},
-                    "serving": {"mode": settings.mode, "endpoint": None if settings.mode == "batch" else name,
-                                "url": url, "auth": api.auth if api else None,
-                                "invoke_policy": f"{name}-invoke" if api and api.auth == "iam" else None,
-                                "batch_output": settings.batch.output_s3_uri if settings.batch else None},
+                    "serving": serving_entry(team=team.name, model=model.name, stage=stage, endpoint=endpoint, url=url),
                     "client": snippets(team=team.name, model=model.name, stage=stage, region=team.region,
-                                       endpoint=settings.model_dump(mode="json"), url=url,
+                                       endpoint=endpoint, url=url,
                                        body=ROWS.get(model.problem_type, "1,2"),
                                        async_input=async_locations(bucket, name)["input"]),
                     "owners": list(team.approvers),

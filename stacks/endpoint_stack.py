@@ -47,16 +47,17 @@ class EndpointStack(cdk.Stack):
         # ties an endpoint to the factory's stacks.
         topic = sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
             service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
-        role_arn = self.format_arn(service="iam", region="", resource="role",
-                                   resource_name=sagemaker_execution_role_name(manifest.team))
+        def team_role(name: str) -> str:
+            """A role the team's foundation or target stack made in this account (CloudFormation makes none)."""
+            return self.format_arn(service="iam", region="", resource="role", resource_name=name)
+
+        role_arn = team_role(sagemaker_execution_role_name(manifest.team))
         # bucket and key live in the team's factory account (the same account unless staging/prod are separate)
         key_arn = self.format_arn(service="kms", account=manifest.home_account, resource=team_key_alias(manifest.team))
         bucket_name = artifact_bucket_name(manifest.team, manifest.home_account, manifest.region)
         settings = manifest.endpoint
-        job_role_arn = self.format_arn(service="iam", region="", resource="role",
-                                       resource_name=drift_job_role_name(manifest.team))
-        schedule_role_arn = self.format_arn(service="iam", region="", resource="role",
-                                            resource_name=drift_schedule_role_name(manifest.team))
+        job_role_arn = team_role(drift_job_role_name(manifest.team))
+        schedule_role_arn = team_role(drift_schedule_role_name(manifest.team))
         self.endpoint = None
         if settings.has_endpoint:
             self.endpoint = ModelEndpoint(

@@ -79,12 +79,15 @@ class CatalogEntry(Strict):
     def key(self) -> str:
         return f"{self.model}#{self.stage}"
 
-    def matches(self, query: str) -> bool:
-        """Case-insensitive search over name, description, team, problem type and feature names."""
-        words = [w for w in re.split(r"\s+", query.lower()) if w]
-        text = " ".join([self.team, self.model, self.description or "", self.problem_type.replace("_", " "),
+    @property
+    def search_text(self) -> str:
+        """What a search looks in: name, description, team, problem type and feature names, lower case."""
+        return " ".join([self.team, self.model, self.description or "", self.problem_type.replace("_", " "),
                          self.problem_type, *(f.name for f in self.input_schema.features)]).lower()
-        return all(word in text for word in words)
+
+    def matches(self, query: str) -> bool:
+        """Every word of the query (case-insensitive) is in `search_text`."""
+        return all(word in self.search_text for word in re.split(r"\s+", query.lower()) if word)
 
 
 def entry_error(error: ValidationError) -> str:

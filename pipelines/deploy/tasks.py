@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from stacks.config.endpoint import EndpointSettings
 from stacks.common.naming import (
     api_url_parameter,
+    invoke_policy_name,
     artifact_bucket_name,
     async_locations,
     deploy_action_role_name,
@@ -454,6 +455,21 @@ def monthly_cost(cloudwatch, team: str, model: str, now) -> float | None:
     return float(max(points, key=lambda p: p["Timestamp"])["Maximum"]) if points else None
 
 
+def serving_entry(*, team: str, model: str, stage: str, endpoint: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """The `serving` block of a stage's catalog entry, from its settings (the manifest's `endpoint`)."""
+    api = endpoint.get("api") or {}
+    mode = endpoint.get("mode", "realtime")
+    return {"mode": mode, "endpoint": None if mode == "batch" else f"mf-{team}-{model}-{stage}", "url": url,
+            "auth": api.get("auth"),
+            "invoke_policy": invoke_policy_name(team, model, stage) if api.get("auth") == "iam" else None,
+            "batch_output": (endpoint.get("batch") or {}).get("output_s3_uri")}
+
+
+def input_content_type(endpoint: dict[str, Any]) -> str:
+    """What the stage takes: the API's first content type, else the containers' text/csv."""
+    return ((endpoint.get("api") or {}).get("content_types") or ["text/csv"])[0]
+
+
 def catalog_entry(*, s3, sagemaker, cloudwatch, settings: dict[str, Any], manifest: dict[str, Any],
                   client_files: dict[str, str], url: str | None, now) -> dict[str, Any]:
     """The stage's catalog entry (lambdas/catalog_publish/entry.py) from the registry, the build's reports and
@@ -472,17 +488,12 @@ def catalog_entry(*, s3, sagemaker, cloudwatch, settings: dict[str, Any], manife
         features = [{"name": name, "type": spec.get("type", "numeric")}
                     for name, spec in (baseline.get("features", {}) if isinstance(baseline, dict) else {}).items()]
     endpoint = manifest["endpoint"]
-    api = endpoint.get("api") or {}
-    mode = endpoint.get("mode", "realtime")
-    name = f"mf-{team}-{model}-{stage}"
     entry = {
         "team": team, "model": model, "stage": stage, "description": settings.get("description"),
         "problem_type": settings["problem_type"], "version": int(arn.rsplit("/", 1)[1]), "model_package_arn": arn,
         "metrics": flatten(evaluation_report(s3, package)),
-        "input_schema": {"content_type": (api.get("content_types") or ["text/csv"])[0], "features": features},
-        "serving": {"mode": mode, "endpoint": None if mode == "batch" else name, "url": url,
-                    "auth": api.get("auth"), "invoke_policy": f"{name}-invoke" if api.get("auth") == "iam" else None,
-                    "batch_output": (endpoint.get("batch") or {}).get("output_s3_uri")},
+        "input_schema": {"content_type": input_content_type(endpoint), "features": features},
+        "serving": serving_entry(team=team, model=model, stage=stage, endpoint=endpoint, url=url),
         "client": client_files, "owners": settings.get("owners") or [],
         "lineage": {"model_data_url": container.get("ModelDataUrl"), "image": container.get("Image"),
                     "source_commit": metadata.get("git_commit") or package.get("MetadataProperties", {}).get("CommitId"),
@@ -559,7 +570,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"smoke test passed: asynchronous answer after {result['seconds']:.0f} s")
             elif mode == "batch":
                 result = batch_smoke_test(sagemaker=runtime_client(boto3, settings, manifest, service="sagemaker"),
-                                          manifest=manifest, timeout_seconds=async_wait_seconds(manifest["endpoint"]))
+                                          manifest=manifest, timeout_seconds=EndpointSettings.model_validate(
+                                              manifest["endpoint"]).smoke_test_wait_seconds)
                 print(f"smoke test passed: batch run {result['execution']} succeeded after {result['seconds']:.0f} s")
             else:
                 result = smoke_test(runtime=runtime_client(boto3, settings, manifest), manifest=manifest,

@@ -55,14 +55,18 @@ def looks_like_gpu(instance_type: str) -> bool:
     return family in GPU_COUNT or family[0] in ("g", "p")
 
 
-def _instance_type(value: str) -> str:
-    if not INSTANCE_TYPE_PATTERN.match(value):
-        raise PydanticCustomError("instance_type", "must be a SageMaker instance type such as ml.g5.xlarge "
-                                  "(starts with 'ml.')")
-    reason = unsupported_reason(value, "endpoint")
-    if reason:
-        raise PydanticCustomError("instance_type", reason)
-    return value
+def accepted_instance_type(api: str, example: str):
+    """The validator of an instance type that SageMaker's `api` (stacks/config/instances.py APIS) accepts."""
+    def check(value: str) -> str:
+        if not INSTANCE_TYPE_PATTERN.match(value):
+            raise PydanticCustomError("instance_type", f"must be a SageMaker instance type such as {example} "
+                                      "(starts with 'ml.')")
+        reason = unsupported_reason(value, api)
+        if reason:
+            raise PydanticCustomError("instance_type", reason)
+        return value
+
+    return AfterValidator(check)
 
 
 def _model_package_arn(value: str) -> str:
@@ -91,7 +95,7 @@ def _cron(value: str) -> str:
     return value
 
 
-InstanceType = Annotated[str, AfterValidator(_instance_type)]
+InstanceType = Annotated[str, accepted_instance_type("endpoint", "ml.g5.xlarge")]
 ModelPackageArn = Annotated[str, AfterValidator(_model_package_arn)]
 
 
@@ -186,16 +190,6 @@ def _s3_uri(value: str) -> str:
     return value.rstrip("/")
 
 
-def _transform_instance_type(value: str) -> str:
-    if not INSTANCE_TYPE_PATTERN.match(value):
-        raise PydanticCustomError("instance_type", "must be a SageMaker instance type such as ml.m5.xlarge "
-                                  "(starts with 'ml.')")
-    reason = unsupported_reason(value, "transform")
-    if reason:
-        raise PydanticCustomError("instance_type", reason)
-    return value
-
-
 S3Uri = Annotated[str, AfterValidator(_s3_uri)]
 
 
@@ -217,7 +211,7 @@ class Batch(Strict):
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
     input_s3_uri: S3Uri
     output_s3_uri: S3Uri
-    instance_type: Annotated[str, AfterValidator(_transform_instance_type)] = "ml.m5.xlarge"
+    instance_type: Annotated[str, accepted_instance_type("transform", "ml.m5.xlarge")] = "ml.m5.xlarge"
     instance_count: int = Field(default=1, ge=1, le=100)
     content_type: Literal["text/csv", "application/json"] = "text/csv"
     # MaxPayloadInMB (botocore CreateTransformJob: 0-100); one mini-batch of lines per request

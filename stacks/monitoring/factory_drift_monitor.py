@@ -20,7 +20,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -31,6 +30,7 @@ from stacks.common.naming import (
     endpoint_name,
 )
 from stacks.common.drift_step import BASELINE_DIR, DEFINITION_VERSION, REPORT_DIR, drift_processing_arguments
+from stacks.common.pipeline_schedule import pipeline_arn, pipeline_schedule
 from stacks.config.monitoring import Monitoring
 from stacks.monitoring.endpoint_monitoring import metric_safe
 
@@ -87,19 +87,12 @@ class FactoryDriftMonitor(Construct):
             self, "Pipeline", pipeline_name=name, role_arn=job_role_arn,
             pipeline_description=f"Model Factory: drift and quality of {self.endpoint_name} (factory engine)",
             pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)})
-        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=name)
-        self.schedule = scheduler.CfnSchedule(
-            self, "Schedule", name=self.endpoint_name,
-            description=f"Model Factory: runs {name} ({settings.schedule}, UTC)",
-            schedule_expression=settings.schedule, schedule_expression_timezone="UTC",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.pipeline_arn, role_arn=schedule_role_arn,
-                # a throttled or failed start is retried within the hour; a run never started is "missing"
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600)))
-        self.schedule.node.add_dependency(self.pipeline)
+        self.pipeline_arn = pipeline_arn(self, name)
+        # a run never started counts as "missing" (the alarm below)
+        self.schedule = pipeline_schedule(
+            self, "Schedule", name=self.endpoint_name, pipeline=self.pipeline, pipeline_arn=self.pipeline_arn,
+            expression=settings.schedule, timezone="UTC", role_arn=schedule_role_arn,
+            description=f"Model Factory: runs {name} ({settings.schedule}, UTC)")
         self._alarms(team, model, stage, settings, alarm_topic, period=cdk.Duration.hours(settings.interval_hours),
                      m_of_n={"evaluation_periods": settings.alarm_periods,
                              "datapoints_to_alarm": min(settings.alarm_datapoints, settings.alarm_periods)},

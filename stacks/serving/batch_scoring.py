@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
 
 from stacks.common.drift_step import (
@@ -28,6 +27,7 @@ from stacks.common.drift_step import (
     per_execution,
 )
 from stacks.common.naming import batch_pipeline_name, endpoint_name
+from stacks.common.pipeline_schedule import pipeline_arn, pipeline_schedule
 from stacks.config.endpoint import Batch
 from stacks.config.instances import accepts_volume_kms_key
 from stacks.config.monitoring import Monitoring
@@ -91,15 +91,8 @@ class BatchScoring(Construct):
             self, "Pipeline", pipeline_name=name, role_arn=job_role_arn,
             pipeline_description=f"Model Factory: scheduled batch scoring of {endpoint_name(team, model, stage)}",
             pipeline_definition={"PipelineDefinitionBody": stack.to_json_string(definition)})
-        self.pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=name)
-        self.schedule = scheduler.CfnSchedule(
-            self, "Schedule", name=name,
-            description=f"Model Factory: runs {name} ({settings.schedule}, {settings.timezone})",
-            schedule_expression=settings.schedule, schedule_expression_timezone=settings.timezone,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            state="ENABLED",
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.pipeline_arn, role_arn=schedule_role_arn,
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=3, maximum_event_age_in_seconds=3600)))
-        self.schedule.node.add_dependency(self.pipeline)
+        self.pipeline_arn = pipeline_arn(self, name)
+        self.schedule = pipeline_schedule(
+            self, "Schedule", name=name, pipeline=self.pipeline, pipeline_arn=self.pipeline_arn,
+            expression=settings.schedule, timezone=settings.timezone, role_arn=schedule_role_arn,
+            description=f"Model Factory: runs {name} ({settings.schedule}, {settings.timezone})")

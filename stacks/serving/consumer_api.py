@@ -93,7 +93,7 @@ class ConsumerApi(Construct):
         action = cw_actions.SnsAction(alarm_topic)
         for model, settings in self.models.items():
             self.methods[model] = self._method(model, settings)
-            self.urls[model] = f"{self.api.url_for_path(f'/{model}/invocations')}"
+            self.urls[model] = self.api.url_for_path(f"/{model}/invocations")
             ssm.StringParameter(self, f"Url-{model}", parameter_name=api_url_parameter(team, model, stage),
                                 string_value=self.urls[model],
                                 description=f"{team}/{model} {stage}: POST here ({settings.mode})")

@@ -1,5 +1,10 @@
 """The factory's model catalog stack (example config: in the first team's account): the bus only team accounts
-may put entries on, the function that checks and stores them, the table, the reader role."""
+may put entries on, the function that checks and stores them, the table, the reader role.
+
+Where the expectations come from: `events:source` and `events:detail-type` are the condition keys EventBridge
+evaluates for PutEvents (EventBridge user guide, "Using IAM policy conditions", eb-use-conditions.html); an
+AWS::Events::EventBusPolicy takes one `Statement` with a `Principal` of account roots (CloudFormation
+reference, AWS::Events::EventBusPolicy); a custom bus is encrypted with `KmsKeyIdentifier` (AWS::Events::EventBus)."""
 
 from __future__ import annotations
 

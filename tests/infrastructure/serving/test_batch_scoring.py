@@ -23,7 +23,7 @@ CREATE_TRANSFORM_JOB = set(botocore.session.get_session().get_service_model("sag
 def definition(template) -> tuple[dict, dict]:
     _, pipeline = only(template, "AWS::SageMaker::Pipeline", {"PipelineName": f"{ENDPOINT}-batch"})
     body = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"]
-    # the model's name is a CloudFormation reference inside the JSON text: put a placeholder in its place
+    # the model's name is a CloudFormation reference inside the JSON text: read it as the word MODEL
     parts = body["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else "MODEL" for p in parts)
     return json.loads(text), pipeline["Properties"]
