@@ -37,13 +37,24 @@ help:
 	@echo "make catalog-site OUT=dir [SOURCE=export.json | LIVE=1] [PUBLISH=s3://bucket/prefix]  the static catalog site (default: the example export)"
 	@echo "make bench                        the performance table quoted in the README"
 
-setup: $(VENV)/.requirements.stamp node_modules/.lock.stamp
+setup: $(VENV)/.requirements.stamp $(VENV)/.optimized.stamp node_modules/.lock.stamp
 
 $(VENV)/.requirements.stamp: requirements.txt requirements-dev.txt
 	@"$(PYTHON)" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "setup: Python >= 3.11 is required (found " + sys.version.split()[0] + ")")'
 	@test -x $(PY) || "$(PYTHON)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# cdk.json runs the app with `python -O`: aws-cdk-lib's generated Python checks every argument's type again with
+# typeguard under `if __debug__` (the jsii kernel checks them too), about 8 % of a 25-team synth. -O reads its
+# own bytecode (*.opt-1.pyc), so the packages a synth imports are compiled for it once here: otherwise every
+# run would recompile aws_cdk's 400 MB of sources (pip compiles only the non-optimized bytecode).
+SYNTH_PACKAGES := aws_cdk cdk_nag constructs jsii typeguard cattrs attrs pydantic pydantic_core yaml
+$(VENV)/.optimized.stamp: $(VENV)/.requirements.stamp
+	$(PY) -O -m compileall -q -j 0 $$($(PY) -c 'import importlib.util, sys; \
+	  print(*(p for name in sys.argv[1:] for p in importlib.util.find_spec(name).submodule_search_locations))' \
+	  $(SYNTH_PACKAGES)) > /dev/null
 	@touch $@
 
 node_modules/.lock.stamp: package.json package-lock.json

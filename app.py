@@ -14,6 +14,7 @@ import aws_cdk as cdk
 
 from stacks.common.nag import exit_code_for, informational_summary, install_informational_checks, synth_and_report
 from stacks.config.factory import load_config
+from stacks.common.synthesis import APP_CONTEXT
 from stacks.config.fields import ConfigError
 from stacks.factory_app import build_factory
 
@@ -21,7 +22,7 @@ DEFAULT_CONFIG = "config/factory.yaml"
 
 
 def main() -> int:
-    app = cdk.App()
+    app = cdk.App(context=APP_CONTEXT)
     config_path = app.node.try_get_context("config") or DEFAULT_CONFIG
     try:
         config = load_config(config_path)

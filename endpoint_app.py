@@ -13,13 +13,14 @@ import sys
 import aws_cdk as cdk
 
 from stacks.common.nag import exit_code_for, install_checks, synth_and_report
+from stacks.common.synthesis import APP_CONTEXT
 from stacks.config.fields import ConfigError
 from stacks.config.manifest import load_manifest
 from stacks.endpoint_stack import EndpointStack
 
 
 def main() -> int:
-    app = cdk.App()
+    app = cdk.App(context=APP_CONTEXT)
     manifest_path = app.node.try_get_context("manifest")
     if not manifest_path:
         print("endpoint app: no deploy manifest given (context 'manifest')", file=sys.stderr)

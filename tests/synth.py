@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
 from stacks.common.nag import Finding, synth_and_report
+from stacks.common.synthesis import APP_CONTEXT
 from stacks.config.factory import FactoryConfig
 from stacks.factory_app import build_factory
 from stacks.team_stage import TeamStage
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def project_context() -> dict:
     context = json.loads((ROOT / "cdk.json").read_text())["context"]
     # the CLI disables stack traces unless --debug; do the same so synth time matches real runs
-    return {**context, "aws:cdk:disable-stack-trace": True}
+    return {**context, "aws:cdk:disable-stack-trace": True, **APP_CONTEXT}
 
 
 @dataclass

@@ -12,6 +12,14 @@ def every_accepted_type() -> set[str]:
     return set().union(*(instances.accepted_types(api) for api in instances.APIS))
 
 
+@pytest.mark.parametrize("api", sorted(instances.APIS))
+def test_the_accepted_types_are_botocores_own_reading_of_its_sagemaker_model(api):
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    assert instances.accepted_types(api) == frozenset(model.shape_for(instances.APIS[api]).enum)
+
+
 def test_every_gpu_type_in_the_table_exists_in_the_sagemaker_api():
     accepted = every_accepted_type()
     listed = {f"ml.{family}.{size}" for family, sizes in instances.GPU_COUNT.items() for size in sizes}
