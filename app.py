@@ -13,8 +13,8 @@ import sys
 import aws_cdk as cdk
 
 from stacks.common.nag import exit_code_for, informational_summary, install_informational_checks, synth_and_report
-from stacks.config.factory import load_config
 from stacks.common.synthesis import APP_CONTEXT
+from stacks.config.factory import load_config
 from stacks.config.fields import ConfigError
 from stacks.factory_app import build_factory
 

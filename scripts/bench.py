@@ -104,10 +104,11 @@ def synth(config: Path, outdir: Path, teams: str | None = None) -> Run:
 
 
 def synth_floor(outdir: Path) -> Run:
-    """The toolchain's floor: the one-bucket app of scripts/bench_floor_app.py through the same CLI."""
+    """The toolchain's floor: the one-bucket app of scripts/bench_floor_app.py through the same CLI, under the same
+    interpreter flags as cdk.json's app command (python -O)."""
     env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "true"}
     return timed(["cdk", "--no-notices", "--no-version-reporting", "synth", "--quiet",
-                  "--app", f"{sys.executable} scripts/bench_floor_app.py", "--output", str(outdir)], env=env)
+                  "--app", f"{sys.executable} -O scripts/bench_floor_app.py", "--output", str(outdir)], env=env)
 
 
 def median_run(make, label: str) -> tuple[float, float]:
