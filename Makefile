@@ -65,7 +65,8 @@ synth: setup
 	@$(PY) -m stacks.config "$(CONFIG)"
 	$(CDK) synth --quiet --context config="$(CONFIG)" $(if $(TEAMS),--context teams="$(TEAMS)") --output "$(OUT)"
 
-# two workers (pytest-xdist), one per core of the CI machine; the fault-coverage figure gathers both
+# two workers (pytest-xdist), one per core of the CI machine; the tests sharing an expensive fixture run on
+# one worker (tests/scheduling.py); the fault-coverage figure gathers both
 test: setup
 	$(PY) -m pytest -n 2
 

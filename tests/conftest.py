@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import functools
 import os
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 # Offline by construction: fake credentials and a region for moto and for the SageMaker SDK (which
@@ -20,9 +23,15 @@ _NODE_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 if os.path.isdir(_NODE_BIN) and not os.environ.get("PATH", "").startswith(_NODE_BIN):
     os.environ["PATH"] = _NODE_BIN + os.pathsep + os.environ.get("PATH", "")
 
+# moto gives every test a new default boto3 session, and a new session re-reads and re-parses botocore's JSON
+# service models (SageMaker's is megabytes): about a third of a moto test's time. One loader per process, as
+# one Lambda execution environment has; the models it returns are the same files botocore ships.
+botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+
 from scripts.generate_config import generate_config
 from stacks.config.factory import FactoryConfig, load_config, parse_config
 from tests.helpers import CONNECTION_ARN
+from tests.scheduling import SharedFixtureScheduling, misplaced
 from tests.synth import ROOT, SynthesizedFactory, synthesize
 
 pytest_plugins = ["tests.fault_coverage"]
@@ -65,3 +74,14 @@ def many_team_factory(tmp_path_factory) -> SynthesizedFactory:
     }
     config = parse_config(data, source="generated")
     return synthesize(config, tmp_path_factory.mktemp("many-team-factory"))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`pytest -n 2` (make test): the synthesizing tests share one worker (tests/scheduling.py)."""
+    return SharedFixtureScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    problems = [p for p in (misplaced(item.nodeid, item.fixturenames) for item in items) if p]
+    if problems:
+        raise pytest.UsageError(problems[0])

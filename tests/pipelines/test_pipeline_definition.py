@@ -29,7 +29,7 @@ BASE = {
 }
 OFFLINE_COMMIT = "0" * 40
 OFFLINE_WRAPPER = """
-import socket, sys
+import json, socket, sys
 import botocore.client
 
 def refuse(*args, **kwargs):
@@ -38,38 +38,50 @@ def refuse(*args, **kwargs):
 socket.socket.connect = refuse
 socket.create_connection = refuse
 botocore.client.BaseClient._make_api_call = refuse
-sys.argv = ["run_pipeline.py", *sys.argv[1:]]
 sys.path.insert(0, {seed!r})
 import run_pipeline
-raise SystemExit(run_pipeline.main())
+# one interpreter renders every definition, each as `run_pipeline.py definition --out O --settings S` would
+for out, settings in json.loads(sys.argv[1]):
+    if run_pipeline.main(["definition", "--out", out, "--settings", settings]) != 0:
+        raise SystemExit(1)
 """
+# the definitions the tests read, each a variant of BASE; one process renders them all, because importing the
+# SageMaker SDK is most of a render's time
+VARIANTS = {
+    "gpu": dict(training_instance_type="ml.g5.xlarge", use_spot=True, max_runtime_minutes=90,
+                training_volume_kms=False),
+    "cpu": dict(training_instance_type="ml.m5.2xlarge", training_instance_count=3, use_spot=False,
+                problem_type="regression", quality_metric="rmse", quality_threshold=12.5),
+    "clarify": dict(bias=True, bias_facet_name="foreign", bias_facet_values=[1], explainability=True),
+}
 
 
-def render(tmp_path: Path, name: str, **overrides) -> dict:
-    settings = tmp_path / f"{name}.json"
-    settings.write_text(json.dumps({**BASE, **overrides}))
-    out = tmp_path / f"{name}-definition.json"
+def render(tmp_path: Path, variants: dict[str, dict]) -> dict[str, dict]:
+    jobs = []
+    for name, overrides in variants.items():
+        settings = tmp_path / f"{name}.json"
+        settings.write_text(json.dumps({**BASE, **overrides}))
+        jobs.append((str(tmp_path / f"{name}-definition.json"), str(settings)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [sys.executable, "-c", OFFLINE_WRAPPER.format(seed=str(SEED)), "definition", "--out", str(out),
-         "--settings", str(settings)],
-        capture_output=True, text=True, env=env, timeout=180,
-    )
+    result = subprocess.run([sys.executable, "-c", OFFLINE_WRAPPER.format(seed=str(SEED)), json.dumps(jobs)],
+                            capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stderr
-    return json.loads(out.read_text())
+    return {name: json.loads(Path(out).read_text()) for name, (out, _) in zip(variants, jobs)}
 
 
 @pytest.fixture(scope="module")
-def gpu_spot(tmp_path_factory) -> dict:
-    return render(tmp_path_factory.mktemp("def"), "gpu", training_instance_type="ml.g5.xlarge", use_spot=True,
-                  max_runtime_minutes=90, training_volume_kms=False)
+def definitions(tmp_path_factory) -> dict[str, dict]:
+    return render(tmp_path_factory.mktemp("def"), VARIANTS)
 
 
 @pytest.fixture(scope="module")
-def cpu_distributed(tmp_path_factory) -> dict:
-    return render(tmp_path_factory.mktemp("def"), "cpu", training_instance_type="ml.m5.2xlarge",
-                  training_instance_count=3, use_spot=False, problem_type="regression", quality_metric="rmse",
-                  quality_threshold=12.5)
+def gpu_spot(definitions) -> dict:
+    return definitions["gpu"]
+
+
+@pytest.fixture(scope="module")
+def cpu_distributed(definitions) -> dict:
+    return definitions["cpu"]
 
 
 def step(definition: dict, name: str) -> dict:
@@ -263,9 +275,8 @@ def test_model_quality_baseline_from_the_test_predictions_registered_for_drift_c
 
 
 @pytest.fixture(scope="module")
-def with_clarify(tmp_path_factory) -> dict:
-    return render(tmp_path_factory.mktemp("def"), "clarify", bias=True, bias_facet_name="foreign",
-                  bias_facet_values=[1], explainability=True)
+def with_clarify(definitions) -> dict:
+    return definitions["clarify"]
 
 
 def test_clarify_steps_run_only_when_bias_or_explainability_is_on(gpu_spot, with_clarify):

@@ -248,22 +248,6 @@ def test_bad_profiles_argument_is_one_line(capsys):
     assert capsys.readouterr().err.strip() == "PROFILES: '12=prod' must be <12-digit account>=<profile name>"
 
 
-def test_min_bootstrap_version_covers_every_synthesized_stack(example_factory):
-    """The cloud assembly's manifest states the bootstrap version each stack and each role it uses needs
-    (CDK's cloud-assembly-schema: requiresBootstrapStackVersion; 8 is the lookup role cdk diff uses)."""
-    def versions(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                yield from [value] if key == "requiresBootstrapStackVersion" else versions(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from versions(item)
-
-    required = {v for manifest in example_factory.outdir.glob("**/manifest.json")
-                for v in versions(json.loads(manifest.read_text()))}
-    assert required and max(required) == doctor.MIN_BOOTSTRAP_VERSION
-
-
 def test_every_call_of_every_check_fails_into_its_row_never_a_traceback():
     """Each AWS call of the doctor, with each fault of FAULTS: its row is not OK, says why in one line, and the
     other checks still run (the doctor never stops at the first failure)."""
