@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import (
     KEY_ARN_PARAMETER,
     TAG_MODEL,
@@ -45,15 +46,15 @@ class EndpointStack(cdk.Stack):
         cdk.Tags.of(self).add("model-factory:stage", manifest.stage)
         # The team's foundation resources are found by their deterministic names: no cross-stack export
         # ties an endpoint to the factory's stacks.
-        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", self.format_arn(
+        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", format_arn(self, 
             service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
         def team_role(name: str) -> str:
             """A role the team's foundation or target stack made in this account (CloudFormation makes none)."""
-            return self.format_arn(service="iam", region="", resource="role", resource_name=name)
+            return format_arn(self, service="iam", region="", resource="role", resource_name=name)
 
         role_arn = team_role(sagemaker_execution_role_name(manifest.team))
         # bucket and key live in the team's factory account (the same account unless staging/prod are separate)
-        key_arn = self.format_arn(service="kms", account=manifest.home_account, resource=team_key_alias(manifest.team))
+        key_arn = format_arn(self, service="kms", account=manifest.home_account, resource=team_key_alias(manifest.team))
         bucket_name = artifact_bucket_name(manifest.team, manifest.home_account, manifest.region)
         settings = manifest.endpoint
         job_role_arn = team_role(drift_job_role_name(manifest.team))

@@ -13,6 +13,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.config.endpoint import EndpointSettings
 from stacks.deploy.deployment_target import DeploymentTarget
 from stacks.foundation.approver_topic import ApproverTopic
@@ -45,7 +46,7 @@ class TargetStack(cdk.Stack):
             # asynchronous answers land in the factory account's bucket
             self.apis = TeamApis(self, "Apis", team=team, stages=api_stages, bucket_name=artifact_bucket_name,
                                  bucket_account=factory_account, key=key, topic=topic)
-        factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", self.format_arn(
+        factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", format_arn(self, 
             service="events", account=factory_account, resource="event-bus", resource_name="default"))
         self.drift_forwarding = events.Rule(
             self, "ForwardDriftAlarms",

@@ -25,6 +25,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
     codepipeline_name,
@@ -214,7 +215,7 @@ class ModelBuild(Construct):
                                  key: kms.IKey, sagemaker_role: iam.IRole, data_bucket: s3.IBucket | str,
                                  data_prefix: str) -> None:
         stack = cdk.Stack.of(self)
-        pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        pipeline_arn = format_arn(stack, service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         group = model_package_group_name(team, model)
         bucket_arn = (data_bucket.bucket_arn if not isinstance(data_bucket, str)
                       else f"arn:{stack.partition}:s3:::{data_bucket}")
@@ -233,13 +234,13 @@ class ModelBuild(Construct):
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="CompareWithTheNewestPackage",
             actions=["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group),
-                       stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+            resources=[format_arn(stack, service="sagemaker", resource="model-package-group", resource_name=group),
+                       format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
         ))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadWhoStartedTheBuild",
             actions=["codepipeline:GetPipelineExecution"],
-            resources=[stack.format_arn(service="codepipeline", resource=codepipeline_name(team, model, "build"))],
+            resources=[format_arn(stack, service="codepipeline", resource=codepipeline_name(team, model, "build"))],
         ))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="PassTheTeamSageMakerRole",
@@ -276,7 +277,7 @@ class ModelBuild(Construct):
         stack = cdk.Stack.of(self)
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadTheServingChampion", actions=["ssm:GetParameter"],
-            resources=[stack.format_arn(service="ssm", resource="parameter",
+            resources=[format_arn(stack, service="ssm", resource="parameter",
                                         resource_name=serving_parameter(team, model.name, "prod").lstrip("/"))]))
         if model.promotion.mode != "auto":
             return
@@ -285,7 +286,7 @@ class ModelBuild(Construct):
             resources=[bucket.arn_for_objects(f"{pipeline_name}/executions/*/evaluation/evaluation.json")]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ApproveABetterChallenger", actions=["sagemaker:UpdateModelPackage"],
-            resources=[stack.format_arn(service="sagemaker", resource="model-package",
+            resources=[format_arn(stack, service="sagemaker", resource="model-package",
                                         resource_name=f"{self._group_name}/*")]))
         if topic is not None:
             topic.grant_publish(self.project)
@@ -299,7 +300,7 @@ class ModelBuild(Construct):
         stack = cdk.Stack.of(self)
         artifact_reasons = pipeline_artifact_reasons(stack, bucket.arn_for_objects("*"))
         acknowledge_each(self.pipeline.role.node.find_child("DefaultPolicy").node.default_child, artifact_reasons)
-        pipeline_arn = stack.format_arn(service="sagemaker", resource="pipeline", resource_name=pipeline_name)
+        pipeline_arn = format_arn(stack, service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         group = self._group_name
         acknowledge_each(self.project.role.node.find_child("DefaultPolicy").node.default_child, {
             **artifact_reasons,
@@ -311,7 +312,7 @@ class ModelBuild(Construct):
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(pipeline_name + '/code/*'))}]": (
                 "The build uploads its code version (keyed by commit) under this model's code prefix."
             ),
-            "AwsSolutions-IAM5[Resource::" + nag_text(stack, stack.format_arn(
+            "AwsSolutions-IAM5[Resource::" + nag_text(stack, format_arn(stack, 
                 service="sagemaker", resource="model-package", resource_name=f"{group}/*")) + "]": (
                 "Read-only: the build compares its commit and data version with the newest version of this "
                 "model's own package group, whose versions SageMaker numbers."

@@ -23,6 +23,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import CATALOG_BUS, CATALOG_DETAIL_TYPE, CATALOG_READER_ROLE, CATALOG_SOURCE, CATALOG_TABLE
 from stacks.common.team_function import TeamFunction, team_table
 
@@ -51,7 +52,7 @@ class ModelCatalog(Construct):
         # EventBridge sends an entry it could not deliver to the rule's dead-letter queue, encrypted with this key
         # (SQS developer guide, "Key management": the sending service needs GenerateDataKey and Decrypt); the
         # bus's own use of the key is granted by CDK with the bus's encryption context
-        rule_arn = stack.format_arn(service="events", resource="rule", resource_name=f"{CATALOG_BUS}/mf-catalog-entries")
+        rule_arn = format_arn(stack, service="events", resource="rule", resource_name=f"{CATALOG_BUS}/mf-catalog-entries")
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="EventBridgeDeadLettersEntries", principals=[iam.ServicePrincipal("events.amazonaws.com")],
             actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=["*"],

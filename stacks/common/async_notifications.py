@@ -8,11 +8,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import team_key_alias
 
 
 def async_topics_arn(stack: cdk.Stack, team: str) -> str:
-    return stack.format_arn(service="sns", resource=f"mf-{team}-*-async-*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
+    return format_arn(stack, service="sns", resource=f"mf-{team}-*-async-*", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
 
 
 def async_notification_statements(stack: cdk.Stack, *, team: str, with_local_key: bool
@@ -25,7 +26,7 @@ def async_notification_statements(stack: cdk.Stack, *, team: str, with_local_key
         "Only the asynchronous endpoints' notification topics of the team (<endpoint>-async-success|error), "
         "created with each endpoint stack.")}
     if with_local_key:
-        key = stack.format_arn(service="kms", resource="key", resource_name="*")
+        key = format_arn(stack, service="kms", resource="key", resource_name="*")
         statements.append(iam.PolicyStatement(
             sid="EncryptAsyncNotifications", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(team)}}))

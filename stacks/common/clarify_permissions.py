@@ -6,6 +6,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import nag_text
 from stacks.common.naming import TAG_TEAM
 
@@ -22,7 +23,7 @@ def clarify_shadow_endpoint_permissions(stack: cdk.Stack, *, team: str, build_mo
     Returns the statements and the cdk-nag reasons for their wildcards."""
 
     def arn(resource: str, name: str) -> str:
-        return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+        return format_arn(stack, service="sagemaker", resource=resource, resource_name=name)
 
     shadow = [arn("endpoint", f"{CLARIFY_SHADOW_PREFIX}*"), arn("endpoint-config", f"{CLARIFY_SHADOW_PREFIX}*")]
     team_resources = [arn("endpoint", "*"), arn("endpoint-config", "*"), arn("model", "*")]

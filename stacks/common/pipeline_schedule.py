@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
+from stacks.common.arns import format_arn
 
 
 def pipeline_schedule(scope: Construct, construct_id: str, *, name: str, pipeline: sagemaker.CfnPipeline,
@@ -28,4 +29,4 @@ def pipeline_schedule(scope: Construct, construct_id: str, *, name: str, pipelin
 
 
 def pipeline_arn(scope: Construct, name: str) -> str:
-    return cdk.Stack.of(scope).format_arn(service="sagemaker", resource="pipeline", resource_name=name)
+    return format_arn(cdk.Stack.of(scope), service="sagemaker", resource="pipeline", resource_name=name)

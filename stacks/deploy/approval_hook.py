@@ -14,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.team_function import TeamFunction, team_table
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -44,13 +45,13 @@ class ApprovalHook(Construct):
                                       sort_key="at", key=key, deletion_protection=True)
         self.audit_table.grant(self.function, "dynamodb:PutItem", "dynamodb:Query")
         self.function.add_environment("AUDIT_TABLE_NAME", self.audit_table.table_name)
-        groups = [stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=g)
+        groups = [format_arn(stack, service="sagemaker", resource="model-package-group", resource_name=g)
                   for g in model_package_groups]
-        packages = [stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{g}/*")
+        packages = [format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{g}/*")
                     for g in model_package_groups]
-        pipelines = [stack.format_arn(service="codepipeline", resource=f"{g}-deploy", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
+        pipelines = [format_arn(stack, service="codepipeline", resource=f"{g}-deploy", arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)
                      for g in model_package_groups]
-        parameters = [stack.format_arn(service="ssm", resource="parameter",
+        parameters = [format_arn(stack, service="ssm", resource="parameter",
                                        resource_name=f"model-factory/{team}/{g.removeprefix(f'mf-{team}-')}/*")
                       for g in model_package_groups]
         if model_package_groups:
@@ -98,7 +99,7 @@ class ApprovalHook(Construct):
                 source=["aws.sagemaker"], detail_type=["AWS API Call via CloudTrail"],
                 detail={"eventSource": ["sagemaker.amazonaws.com"], "eventName": ["UpdateModelPackage"],
                         "requestParameters": {"modelPackageArn": [
-                            {"prefix": stack.format_arn(service="sagemaker", resource="model-package",
+                            {"prefix": format_arn(stack, service="sagemaker", resource="model-package",
                                                         resource_name=f"{g}/")} for g in sorted(model_package_groups)]}}),
             targets=[target])
         self.gate_clicks = events.Rule(

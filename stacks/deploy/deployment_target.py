@@ -18,6 +18,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
@@ -29,8 +30,8 @@ from stacks.common.naming import (
     sagemaker_execution_role_name,
     team_key_alias,
 )
-from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.common.async_notifications import async_notification_statements
+from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.deploy.target_account_access import WRITE_PREFIXES
 
 
@@ -43,7 +44,7 @@ class DeploymentTarget(Construct):
         # The factory key is addressed by its alias: its id lives in another account's stack.
         factory_key = iam.PolicyStatement(
             sid="FactoryKey", actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:CreateGrant"],
-            resources=[stack.format_arn(service="kms", account=factory_account, resource="key", resource_name="*")],
+            resources=[format_arn(stack, service="kms", account=factory_account, resource="key", resource_name="*")],
             conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(team)}})
         # what the team's jobs here need of the factory key (the drift roles take the same statements)
         self.factory_key_statements = [
@@ -58,7 +59,7 @@ class DeploymentTarget(Construct):
                 f"The factory key's id is only known in the factory account; the kms:ResourceAliases condition "
                 f"pins the statement to {team_key_alias(team)}.")}
         bucket_arn = f"arn:{stack.partition}:s3:::{artifact_bucket_name}"
-        package_arns = [stack.format_arn(service="sagemaker", account=factory_account, resource="model-package",
+        package_arns = [format_arn(stack, service="sagemaker", account=factory_account, resource="model-package",
                                          resource_name=f"{model_package_group_name(team, m)}/*") for m in models]
 
         self.sagemaker_role = iam.Role(
@@ -103,7 +104,7 @@ class DeploymentTarget(Construct):
                      "cloudformation:GetTemplate", "cloudformation:CreateChangeSet",
                      "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
                      "cloudformation:DeleteChangeSet"],
-            resources=[stack.format_arn(service="cloudformation", resource="stack", resource_name=f"{prefix}*")]))
+            resources=[format_arn(stack, service="cloudformation", resource="stack", resource_name=f"{prefix}*")]))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="PassTheExecutionRole", actions=["iam:PassRole"], resources=[self.cfn_execution_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}))
@@ -116,13 +117,13 @@ class DeploymentTarget(Construct):
         # mode batch: the smoke test runs a staging batch pipeline here once and follows its execution
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="SmokeTestStagingBatch", actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
-            resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"{prefix}*-staging-batch"),
-                       stack.format_arn(service="sagemaker", resource="pipeline",
+            resources=[format_arn(stack, service="sagemaker", resource="pipeline", resource_name=f"{prefix}*-staging-batch"),
+                       format_arn(stack, service="sagemaker", resource="pipeline",
                                         resource_name=f"{prefix}*-staging-batch/execution/*")]))
         # Record*: the URL the stage's API wrote here, for the client code
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
-            resources=[stack.format_arn(service="ssm", resource="parameter",
+            resources=[format_arn(stack, service="ssm", resource="parameter",
                                         resource_name=f"model-factory/{team}/*/api-url")]))
         # without ListBucket S3 answers an answer not written yet with AccessDenied instead of NoSuchKey
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
@@ -133,15 +134,15 @@ class DeploymentTarget(Construct):
             sid="SmokeTestAsyncInput", actions=["s3:PutObject"], resources=[f"{bucket_arn}/async/{prefix}*-staging/input/*"]))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="SmokeTestStagingEndpoints", actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"],
-            resources=[stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
-                       stack.format_arn(service="sagemaker", resource="inference-component",
+            resources=[format_arn(stack, service="sagemaker", resource="endpoint", resource_name=f"{prefix}*-staging"),
+                       format_arn(stack, service="sagemaker", resource="inference-component",
                                         resource_name=f"{prefix}*-staging-ic")]))
         # RecordStaging / RecordProd check which package the endpoints here really serve
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="DescribeWhatTheEndpointsServe",
             actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
                      "sagemaker:ListInferenceComponents", "sagemaker:DescribeInferenceComponent"],
-            resources=[stack.format_arn(service="sagemaker", resource=kind, resource_name=name) for kind, name in (
+            resources=[format_arn(stack, service="sagemaker", resource=kind, resource_name=name) for kind, name in (
                 ("endpoint", f"{prefix}*"), ("inference-component", f"{prefix}*"), ("endpoint-config", "*"),
                 ("model", "*"))]))
 
@@ -175,9 +176,9 @@ class DeploymentTarget(Construct):
         })
         acknowledge_each(self.deploy_action_role.node.find_child("DefaultPolicy").node.default_child, {
             **key_reason, **objects,
-            f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='cloudformation', resource='stack', resource_name=f'{prefix}*'))}]": (
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='cloudformation', resource='stack', resource_name=f'{prefix}*'))}]": (
                 "Only the team's stacks (named mf-<team>-...); stack ARNs end in ids CloudFormation generates."),
-            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
             f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/model-factory/{team}/*/api-url]": (
@@ -187,7 +188,7 @@ class DeploymentTarget(Construct):
                for name in (f"{prefix}*-staging-batch", f"{prefix}*-staging-batch/execution/*")},
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/async/{prefix}*-staging/input/*]": (
                 "The asynchronous smoke test's sample, only under the team's staging endpoints' input prefixes."),
-            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name=name))}]": (
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Describe only: the deploy records which package the team's endpoints (mf-<team>-...) serve, "
                 "following the configs and models CloudFormation names.")
                for kind, name in (("endpoint", f"{prefix}*"), ("inference-component", f"{prefix}*"),

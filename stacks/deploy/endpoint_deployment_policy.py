@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import drift_job_role_name, drift_schedule_role_name
 
@@ -19,11 +20,11 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
     """CloudFormation passes the team's drift roles of this account (stacks/monitoring/drift_job_roles.py) to
     the factory engine's pipeline and schedule of an endpoint stack; it never creates a role."""
     drift_job_role_arn, drift_schedule_role_arn = (
-        stack.format_arn(service="iam", region="", resource="role", resource_name=name(team))
+        format_arn(stack, service="iam", region="", resource="role", resource_name=name(team))
         for name in (drift_job_role_name, drift_schedule_role_name))
 
     def arn(service: str, resource: str, name: str, sep=cdk.ArnFormat.SLASH_RESOURCE_NAME, region=None) -> str:
-        return stack.format_arn(service=service, resource=resource, resource_name=name, arn_format=sep,
+        return format_arn(stack, service=service, resource=resource, resource_name=name, arn_format=sep,
                                 **({"region": region} if region is not None else {}))
 
     return [
@@ -73,7 +74,7 @@ def endpoint_deployment_statements(stack: cdk.Stack, *, prefix: str, package_arn
             sid="AsyncNotificationTopics",
             actions=["sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
                      "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"],
-            resources=[stack.format_arn(service="sns", resource=f"{prefix}*-async-*",
+            resources=[format_arn(stack, service="sns", resource=f"{prefix}*-async-*",
                                         arn_format=cdk.ArnFormat.NO_RESOURCE_NAME)]),
         iam.PolicyStatement(
             sid="PassTheTeamSageMakerRoles", actions=["iam:PassRole"],

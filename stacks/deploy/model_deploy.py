@@ -36,6 +36,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
     api_url_parameter,
@@ -297,7 +298,7 @@ class ModelDeploy(Construct):
 
     def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket,
                      catalog_bus_arn: str | None) -> None:
-        packages = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")
+        packages = format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{group}/*")
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadTheModelPackages", actions=["sagemaker:DescribeModelPackage"], resources=[packages]))
         self.project.add_to_role_policy(iam.PolicyStatement(
@@ -315,15 +316,15 @@ class ModelDeploy(Construct):
             resources=[bucket.arn_for_objects(f"clients/{endpoint_name(team, model, stage)}/*") for stage in STAGES]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="ReadTheApiUrls", actions=["ssm:GetParameter"],
-            resources=[stack.format_arn(service="ssm", resource="parameter",
+            resources=[format_arn(stack, service="ssm", resource="parameter",
                                         resource_name=api_url_parameter(team, model, stage).lstrip("/"))
                        for stage in STAGES]))
         # mode batch: the smoke test runs the staging batch pipeline once and follows its execution
         staging_batch = f"{endpoint_name(team, model, 'staging')}-batch"
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="SmokeTestStagingBatch", actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
-            resources=[stack.format_arn(service="sagemaker", resource="pipeline", resource_name=staging_batch),
-                       stack.format_arn(service="sagemaker", resource="pipeline",
+            resources=[format_arn(stack, service="sagemaker", resource="pipeline", resource_name=staging_batch),
+                       format_arn(stack, service="sagemaker", resource="pipeline",
                                         resource_name=f"{staging_batch}/execution/*")]))
         # mode async: S3 answers a missing answer with NoSuchKey (not AccessDenied) only to a role that may list
         self.project.add_to_role_policy(iam.PolicyStatement(
@@ -336,9 +337,9 @@ class ModelDeploy(Construct):
             resources=[bucket.arn_for_objects(f"async/{endpoint_name(team, model, 'staging')}/input/*")]))
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="SmokeTestStaging", actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync"],
-            resources=[stack.format_arn(service="sagemaker", resource="endpoint",
+            resources=[format_arn(stack, service="sagemaker", resource="endpoint",
                                         resource_name=endpoint_name(team, model, "staging")),
-                       stack.format_arn(service="sagemaker", resource="inference-component",
+                       format_arn(stack, service="sagemaker", resource="inference-component",
                                         resource_name=f"{endpoint_name(team, model, 'staging')}-ic")]))
         # RecordStaging / RecordProd check what the endpoint really serves (same-account stages; a separate
         # account's stage is described through the deploy-action role there)
@@ -346,7 +347,7 @@ class ModelDeploy(Construct):
             sid="DescribeWhatTheEndpointsServe",
             actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel",
                      "sagemaker:ListInferenceComponents", "sagemaker:DescribeInferenceComponent"],
-            resources=[stack.format_arn(service="sagemaker", resource=kind, resource_name=name) for kind, name in (
+            resources=[format_arn(stack, service="sagemaker", resource=kind, resource_name=name) for kind, name in (
                 *(("endpoint", endpoint_name(team, model, stage)) for stage in STAGES),
                 *(("inference-component", f"{endpoint_name(team, model, stage)}-ic") for stage in STAGES),
                 ("endpoint-config", "*"), ("model", "*"))]))
@@ -362,7 +363,7 @@ class ModelDeploy(Construct):
                         description=f"CloudFormation deploys the endpoint stacks of {team}/{model}")
         for statement in endpoint_deployment_statements(
                 stack, prefix=f"mf-{team}-{model}-", sagemaker_role_arn=sagemaker_role.role_arn,
-                package_arns=[stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
+                package_arns=[format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{group}/*")],
                 team=team, key_statement=iam.PolicyStatement(sid="CaptureAndVolumeEncryption",
                                                              actions=["kms:DescribeKey", "kms:CreateGrant"],
                                                              resources=[key.key_arn])):
@@ -387,7 +388,7 @@ class ModelDeploy(Construct):
                 "A stack ARN ends in an id CloudFormation generates; the name pins it to this endpoint stack.")
         acknowledge_each(self.pipeline.role.node.find_child("DefaultPolicy").node.default_child,
                          {**artifacts, **cfn})
-        packages = nag_text(stack, stack.format_arn(service="sagemaker", resource="model-package",
+        packages = nag_text(stack, format_arn(stack, service="sagemaker", resource="model-package",
                                                     resource_name=f"{group}/*"))
         smoke_input = f"async/{endpoint_name(team, model, 'staging')}/input/*"
         clients = {f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(f'clients/{endpoint_name(team, model, stage)}/*'))}]": (
@@ -399,19 +400,19 @@ class ModelDeploy(Construct):
             f"AwsSolutions-IAM5[Resource::{packages}]": (
                 "Package versions are numbered at registration; only versions of this model's own group."),
             **clients,
-            f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource='pipeline', resource_name=endpoint_name(team, model, 'staging') + '-batch/execution/*'))}]": (
+            f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='sagemaker', resource='pipeline', resource_name=endpoint_name(team, model, 'staging') + '-batch/execution/*'))}]": (
                 "The executions of the staging batch pipeline the smoke test starts (SageMaker names them)."),
             "AwsSolutions-IAM5[Resource::*]": (
                 "cloudwatch:GetMetricStatistics supports no resource-level permission; read-only (the model's "
                 "monthly cost for its catalog entry)."),
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(smoke_input))}]": (
                 "The asynchronous smoke test's sample, named per run, only under the staging endpoint's input prefix."),
-            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, stack.format_arn(service='sagemaker', resource=kind, resource_name='*'))}]": (
+            **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='sagemaker', resource=kind, resource_name='*'))}]": (
                 "Describe only: CloudFormation names the endpoint stacks' configs and models; the task follows "
                 "them from this model's two named endpoints to the package they serve.")
                for kind in ("endpoint-config", "model")},
         })
         acknowledge_endpoint_deployment(
             self.deployment_role.node.find_child("DefaultPolicy").node.default_child, stack, prefix=prefix,
-            whose="this model's", package_arns=[stack.format_arn(service="sagemaker", resource="model-package",
+            whose="this model's", package_arns=[format_arn(stack, service="sagemaker", resource="model-package",
                                                                  resource_name=f"{group}/*")])

@@ -14,6 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
+from stacks.common.arns import format_arn
 
 # where endpoints in a target account write into the factory bucket (data capture, monitoring output,
 # asynchronous answers and failures, batch scores)
@@ -44,7 +45,7 @@ class TargetAccountAccess(Construct):
             sid="TargetAccountsWriteCapturesAndMonitoring", principals=principals, actions=["s3:PutObject"],
             resources=[bucket.arn_for_objects(f"{prefix}/*") for prefix in WRITE_PREFIXES]))
         # drift alarms of endpoints there reach the team's drift-retrain rule on this account's default bus
-        bus = stack.format_arn(service="events", resource="event-bus", resource_name="default")
+        bus = format_arn(stack, service="events", resource="event-bus", resource_name="default")
         for account in target_accounts:
             events.CfnEventBusPolicy(
                 self, f"EventsFrom{account}", statement_id=f"mf-{stack.stack_name}-{account}"[:64],
@@ -62,8 +63,8 @@ class TargetAccountAccess(Construct):
                     "Action": ["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage",
                                "sagemaker:ListModelPackages"],
                     "Resource": [
-                        stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=name),
-                        stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{name}/*"),
+                        format_arn(stack, service="sagemaker", resource="model-package-group", resource_name=name),
+                        format_arn(stack, service="sagemaker", resource="model-package", resource_name=f"{name}/*"),
                     ],
                 }],
             }

@@ -10,6 +10,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.async_notifications import async_notification_statements
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
@@ -43,7 +44,7 @@ class SageMakerExecutionRole(Construct):
             max_session_duration=cdk.Duration.hours(12),
         )
         policy = iam.Policy(self, "Policy", roles=[self.role])
-        job_log_groups = stack.format_arn(
+        job_log_groups = format_arn(stack, 
             service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
@@ -86,12 +87,12 @@ class SageMakerExecutionRole(Construct):
         group_arns: list[str] = []
         package_arns: list[str] = []
         for group in model_package_group_names:
-            group_arns.append(stack.format_arn(service="sagemaker", resource="model-package-group",
+            group_arns.append(format_arn(stack, service="sagemaker", resource="model-package-group",
                                                resource_name=group))
-            package_arns.append(stack.format_arn(service="sagemaker", resource="model-package",
+            package_arns.append(format_arn(stack, service="sagemaker", resource="model-package",
                                                  resource_name=f"{group}/*"))
         # SageMaker Pipelines run as this role and name their jobs "pipelines-<execution>-<step>-...".
-        pipeline_jobs = [stack.format_arn(service="sagemaker", resource=kind, resource_name="pipelines-*")
+        pipeline_jobs = [format_arn(stack, service="sagemaker", resource=kind, resource_name="pipelines-*")
                          for kind in ("processing-job", "training-job")]
         policy.add_statements(
             iam.PolicyStatement(

@@ -8,6 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import KEY_ARN_PARAMETER, team_key_alias, team_parameter
 
 
@@ -31,7 +32,7 @@ class TeamKey(Construct):
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format_arn(stack, 
                 service="logs", resource="log-group", resource_name="*",
                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}},
         ))

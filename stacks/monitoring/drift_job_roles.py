@@ -19,6 +19,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
     batch_pipeline_name,
@@ -66,17 +67,17 @@ class DriftJobRoles(Construct):
         baselines = [f"{sagemaker_pipeline_name(team, m)}/executions/*/drift-baseline/baseline.json" for m in models]
         code = [f"{sagemaker_pipeline_name(team, m)}/code/*/drift.py" for m in models]
         truth = sorted({e.ground_truth_s3_uri.rstrip("/") + "/" for e in endpoints if e.ground_truth_s3_uri})
-        pipelines = [stack.format_arn(service="sagemaker", resource="pipeline",
+        pipelines = [format_arn(stack, service="sagemaker", resource="pipeline",
                                       resource_name=drift_pipeline_name(team, e.model, e.stage))
                      for e in endpoints if e.watched_endpoint]
         batched = [e for e in endpoints if e.batch_input_s3_uri]
-        pipelines += [stack.format_arn(service="sagemaker", resource="pipeline",
+        pipelines += [format_arn(stack, service="sagemaker", resource="pipeline",
                                        resource_name=batch_pipeline_name(team, e.model, e.stage)) for e in batched]
         batch_prefixes = sorted({uri.split("/", 3)[3].rstrip("/") for e in batched
                                  for uri in (e.batch_input_s3_uri, e.batch_output_s3_uri)})
-        jobs = stack.format_arn(service="sagemaker", resource="processing-job", resource_name="pipelines-*")
-        transforms = stack.format_arn(service="sagemaker", resource="transform-job", resource_name="pipelines-*")
-        logs = stack.format_arn(service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs:*",
+        jobs = format_arn(stack, service="sagemaker", resource="processing-job", resource_name="pipelines-*")
+        transforms = format_arn(stack, service="sagemaker", resource="transform-job", resource_name="pipelines-*")
+        logs = format_arn(stack, service="logs", resource="log-group", resource_name="/aws/sagemaker/ProcessingJobs:*",
                                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
 
         self.job_role = iam.Role(
@@ -120,7 +121,7 @@ class DriftJobRoles(Construct):
                                     resources=[f"{bucket_arn}/{p}/*" for p in batch_prefixes]),
             ] if batched else []),
             iam.PolicyStatement(sid="PassThisRoleToTheJob", actions=["iam:PassRole"],
-                                resources=[stack.format_arn(service="iam", region="", resource="role",
+                                resources=[format_arn(stack, service="iam", region="", resource="role",
                                                             resource_name=drift_job_role_name(team))],
                                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
             *key_statements,

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import codepipeline_name, endpoint_name
 from stacks.common.team_function import TeamFunction, team_table
 
@@ -53,7 +54,7 @@ class DriftRetrain(Construct):
         if pipelines:
             self.function.add_to_role_policy(iam.PolicyStatement(
                 sid="StartBuildPipelines", actions=["codepipeline:StartPipelineExecution"],
-                resources=[stack.format_arn(service="codepipeline", resource=p,
+                resources=[format_arn(stack, service="codepipeline", resource=p,
                                             arn_format=cdk.ArnFormat.NO_RESOURCE_NAME) for p in pipelines]))
         self.rule = events.Rule(
             self, "DriftAlarms",

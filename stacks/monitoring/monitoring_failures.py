@@ -19,6 +19,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import sagemaker_execution_role_name
 
 
@@ -27,7 +28,7 @@ class MonitoringFailures(Construct):
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         field = events.EventField.from_path
-        pipelines = [stack.format_arn(service="sagemaker", resource="pipeline", resource_name=f"mf-{team}-*-{kind}")
+        pipelines = [format_arn(stack, service="sagemaker", resource="pipeline", resource_name=f"mf-{team}-*-{kind}")
                      for kind in ("drift", "batch")]
         self.pipeline_rule = events.Rule(
             self, "PipelineRule",
@@ -52,7 +53,7 @@ class MonitoringFailures(Construct):
                 source=["aws.sagemaker"],
                 detail_type=["SageMaker Processing Job State Change"],
                 detail={"ProcessingJobStatus": ["Failed"],
-                        "RoleArn": [stack.format_arn(service="iam", region="", resource="role",
+                        "RoleArn": [format_arn(stack, service="iam", region="", resource="role",
                                                      resource_name=sagemaker_execution_role_name(team))],
                         "ProcessingJobName": [{"anything-but": {"prefix": "pipelines-"}}]},
             ),

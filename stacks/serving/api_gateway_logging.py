@@ -13,6 +13,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.nag import acknowledge_each
 
 
@@ -25,7 +26,7 @@ class ApiGatewayLogging(Construct):
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com",
                                             conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
             description="Model Factory: API Gateway writes the APIs' access and execution logs")
-        log_groups = stack.format_arn(service="logs", resource="log-group", resource_name="*",
+        log_groups = format_arn(stack, service="logs", resource="log-group", resource_name="*",
                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
         # what the AWS managed AmazonAPIGatewayPushToCloudWatchLogs policy allows, on this account's log groups
         self.role.add_to_policy(iam.PolicyStatement(

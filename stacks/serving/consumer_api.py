@@ -31,6 +31,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import (
     api_name,
     api_url_parameter,
@@ -118,9 +119,9 @@ class ConsumerApi(Construct):
         resources = []
         for model, settings in self.models.items():
             name = endpoint_name(self.team, model, self.stage)
-            resources.append(stack.format_arn(service="sagemaker", resource="endpoint", resource_name=name))
+            resources.append(format_arn(stack, service="sagemaker", resource="endpoint", resource_name=name))
             if settings.scale_to_zero:
-                resources.append(stack.format_arn(service="sagemaker", resource="inference-component",
+                resources.append(format_arn(stack, service="sagemaker", resource="inference-component",
                                                   resource_name=inference_component_name(name)))
         actions = sorted({"sagemaker:InvokeEndpointAsync" if s.is_async else "sagemaker:InvokeEndpoint"
                           for s in self.models.values()})
@@ -242,7 +243,7 @@ class ConsumerApi(Construct):
                 resources=[f"{bucket_arn}/{prefix}/output/*", f"{bucket_arn}/{prefix}/failures/*"]))
             statements.append(iam.PolicyStatement(
                 sid="DecryptTheAnswers", actions=["kms:Decrypt"],
-                resources=[stack.format_arn(service="kms", account=bucket_account, resource="key", resource_name="*")],
+                resources=[format_arn(stack, service="kms", account=bucket_account, resource="key", resource_name="*")],
                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(self.team)},
                             "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}))
         if not statements:

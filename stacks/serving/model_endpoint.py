@@ -30,6 +30,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import format_arn
 from stacks.common.naming import SHADOW_VARIANT, async_locations, async_topic_name
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
@@ -253,7 +254,7 @@ class ModelEndpoint(Construct):
         if existing is not None:
             return existing
         stack = cdk.Stack.of(self)
-        return iam.Role.from_role_arn(self, "AutoScalingServiceRole", stack.format_arn(
+        return iam.Role.from_role_arn(self, "AutoScalingServiceRole", format_arn(stack, 
             service="iam", region="", resource="role",
             resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"), mutable=False)
