@@ -111,13 +111,6 @@ def synth_floor(outdir: Path) -> Run:
                   "--app", f"{sys.executable} -O scripts/bench_floor_app.py", "--output", str(outdir)], env=env)
 
 
-def median_run(make, label: str) -> tuple[float, float]:
-    runs = [make(attempt) for attempt in range(REPEAT)]
-    if any(r.returncode != 0 for r in runs):
-        raise SystemExit(f"bench: {label} failed")
-    return statistics.median(r.seconds for r in runs), max(r.peak_rss_bytes for r in runs) / 2**20
-
-
 def largest_template(outdir: Path) -> tuple[str, int, int]:
     best = ("", 0, 0)
     for path in outdir.glob("assembly-*/*.template.json"):
@@ -129,33 +122,43 @@ def largest_template(outdir: Path) -> tuple[str, int, int]:
 
 
 def bench_synth(workdir: Path) -> tuple[list[list[str]], dict[str, float]]:
-    floor, floor_mib = median_run(lambda attempt: synth_floor(workdir / f"floor-{attempt}"), "the floor app's synth")
-    rows, medians = [["floor: a one-bucket CDK app through the same CLI", f"{floor:.2f} s (median of {REPEAT}), "
-                      f"peak {floor_mib:.0f} MiB", ""]], {}
-    largest = ("", 0, 0)
+    """Every synth, the floor included, runs once per round, REPEAT rounds in a row: this machine's speed drifts
+    by tens of percent within minutes, and a floor measured minutes before the 25-team synth would carry that
+    drift into the multiple. Medians over the rounds."""
+    configs = {}
     for teams in TEAM_COUNTS:
-        config = workdir / f"factory-{teams}.yaml"
-        config.write_text(yaml.safe_dump(generate_config(teams, MODELS_PER_TEAM), sort_keys=False))
-        runs = []
-        for attempt in range(REPEAT):
+        configs[teams] = workdir / f"factory-{teams}.yaml"
+        configs[teams].write_text(yaml.safe_dump(generate_config(teams, MODELS_PER_TEAM), sort_keys=False))
+    big = workdir / f"factory-{SELECT_FROM}.yaml"
+    big.write_text(yaml.safe_dump(generate_config(SELECT_FROM, MODELS_PER_TEAM), sort_keys=False))
+    runs: dict[object, list[Run]] = {"floor": [], "select": [], **{teams: [] for teams in TEAM_COUNTS}}
+    largest = ("", 0, 0)
+    for attempt in range(REPEAT):
+        runs["floor"].append(synth_floor(workdir / f"floor-{attempt}"))
+        for teams in TEAM_COUNTS:
             outdir = workdir / f"out-{teams}-{attempt}"
-            run = synth(config, outdir)
-            if run.returncode != 0:
-                raise SystemExit(f"bench: synth of {teams} teams failed (exit {run.returncode})")
-            runs.append(run)
-            largest = max(largest, largest_template(outdir), key=lambda t: (t[1], t[2]))
-        medians[teams] = statistics.median(r.seconds for r in runs)
-        peak_mib = max(r.peak_rss_bytes for r in runs) / 2**20
+            runs[teams].append(synth(configs[teams], outdir))
+            if runs[teams][-1].returncode == 0:
+                largest = max(largest, largest_template(outdir), key=lambda t: (t[1], t[2]))
+        runs["select"].append(synth(big, workdir / f"select-{attempt}", teams="team-000"))
+    labels = {"floor": "the floor app's synth", "select": f"the TEAMS= synth of {SELECT_FROM} teams",
+              **{teams: f"synth of {teams} teams" for teams in TEAM_COUNTS}}
+    for key, measured in runs.items():
+        if any(r.returncode != 0 for r in measured):
+            raise SystemExit(f"bench: {labels[key]} failed (exit {max(r.returncode for r in measured)})")
+    medians = {key: statistics.median(r.seconds for r in measured) for key, measured in runs.items()}
+    peaks = {key: max(r.peak_rss_bytes for r in measured) / 2**20 for key, measured in runs.items()}
+    floor = medians.pop("floor")
+    selected = medians.pop("select")
+    rows = [["floor: a one-bucket CDK app through the same CLI",
+             f"{floor:.2f} s (median of {REPEAT}), peak {peaks['floor']:.0f} MiB", ""]]
+    for teams in TEAM_COUNTS:
         rows.append([f"synth {teams} team(s) x {MODELS_PER_TEAM} models",
-                     f"{medians[teams]:.2f} s (median of {REPEAT}), peak {peak_mib:.0f} MiB", ""])
+                     f"{medians[teams]:.2f} s (median of {REPEAT}), peak {peaks[teams]:.0f} MiB", ""])
     first, last = TEAM_COUNTS[0], TEAM_COUNTS[-1]
     rows.append([f"synth {first} team as a multiple of the floor", f"{medians[first] / floor:.2f}x", "<= 2.5x"])
     rows.append([f"synth {last} teams as a multiple of the floor", f"{medians[last] / floor:.2f}x", "<= 6x"])
     rows.append(["synth time per additional team", f"{(medians[last] - medians[first]) / (last - first):.2f} s", ""])
-    big = workdir / f"factory-{SELECT_FROM}.yaml"
-    big.write_text(yaml.safe_dump(generate_config(SELECT_FROM, MODELS_PER_TEAM), sort_keys=False))
-    selected, _ = median_run(lambda attempt: synth(big, workdir / f"select-{attempt}", teams="team-000"),
-                             f"the TEAMS= synth of {SELECT_FROM} teams")
     rows.append([f"make synth TEAMS=team-000 of a {SELECT_FROM}-team config, as a multiple of the floor",
                  f"{selected:.2f} s = {selected / floor:.2f}x", "<= 3x"])
     name, size, resources = largest
@@ -233,7 +236,7 @@ def bench_approval_hook() -> list[list[str]]:
 
 
 def bench_tests() -> list[list[str]]:
-    run = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    run = timed([sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"])  # make test's command
     if run.returncode != 0:
         raise SystemExit("bench: make test failed")
     # written by the suite's fault-coverage plugin (tests/fault_coverage.py)

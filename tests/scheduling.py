@@ -2,9 +2,10 @@
 
 Each worker builds its own session and module fixtures, and some of them take seconds: the synthesized
 example and five-team factories, the endpoint stacks, the local training run, the rendered pipeline
-definitions. So the tests are scheduled by file, as `--dist loadfile` does, except that every test under
-tests/infrastructure/ (they all read the synthesized templates) is one unit: each of those fixtures is then
-built once per run, not once per worker.
+definitions. So every test under tests/infrastructure/ (they all read the synthesized templates) is one unit of
+work, a file with a module-scoped fixture is one unit, and every other test is a unit of its own (as
+`--dist load` schedules it): each expensive fixture is built once per run, not once per worker, and the
+independent tests (each a subprocess or a moto run) still fill whichever worker is free.
 
 (`--dist loadgroup` with `xdist_group` marks would say the same, but under pytest 9.2 it silently groups
 nothing: pytest-xdist 3.8 writes the group into `item._nodeid`, which pytest no longer reads;
@@ -12,17 +13,34 @@ pytest-dev/pytest-xdist#1386.)"""
 
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path
+
 from xdist.scheduler import LoadScopeScheduling
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SYNTHESIZED = "tests/infrastructure/"
 # the session fixtures that synthesize (tests/conftest.py, tests/infrastructure/conftest.py)
 SYNTHESIZING_FIXTURES = frozenset({"example_factory", "many_team_factory", "endpoints"})
 
 
-def work_unit(nodeid: str) -> str:
-    """The unit a test is scheduled in: tests/infrastructure/ as a whole, or the test's file."""
+MODULE_FIXTURE = re.compile(r"@pytest\.fixture\([^)]*scope=\"module\"")
+
+
+@functools.cache
+def has_module_fixture(path: Path) -> bool:
+    return bool(MODULE_FIXTURE.search(path.read_text()))
+
+
+def work_unit(nodeid: str, root: Path = ROOT) -> str:
+    """The unit a test is scheduled in: tests/infrastructure/ as a whole, its file when the file has a
+    module-scoped fixture, otherwise the test alone."""
     path = nodeid.split("::", 1)[0]
-    return SYNTHESIZED if path.startswith(SYNTHESIZED) else path
+    if path.startswith(SYNTHESIZED):
+        return SYNTHESIZED
+    return path if has_module_fixture(root / path) else nodeid
 
 
 class SharedFixtureScheduling(LoadScopeScheduling):

@@ -5,12 +5,23 @@ from __future__ import annotations
 from tests.scheduling import SYNTHESIZED, misplaced, work_unit
 
 
-def test_every_infrastructure_test_is_one_unit_and_the_others_go_by_file():
-    assert work_unit("tests/infrastructure/build/test_model_build.py::test_a") == SYNTHESIZED
-    assert work_unit("tests/infrastructure/test_security_and_limits.py::test_b[many_team_factory]") == SYNTHESIZED
-    assert work_unit("tests/pipelines/test_seed_scripts.py::test_c") == "tests/pipelines/test_seed_scripts.py"
-    assert work_unit("tests/lambdas/test_approval_hook.py::test_d[ssm-get_parameter]") == (
-        "tests/lambdas/test_approval_hook.py")
+def test_infrastructure_is_one_unit_a_file_with_module_fixtures_another_and_every_other_test_its_own(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_shared.py").write_text(
+        '@pytest.fixture(scope="module")\ndef trained(tmp_path_factory):\n    ...\n')
+    (tmp_path / "tests" / "test_alone.py").write_text("@pytest.fixture\ndef aws():\n    ...\n")
+    assert work_unit("tests/infrastructure/build/test_model_build.py::test_a", tmp_path) == SYNTHESIZED
+    assert work_unit("tests/infrastructure/test_security_and_limits.py::test_b[x]", tmp_path) == SYNTHESIZED
+    assert work_unit("tests/test_shared.py::test_c", tmp_path) == "tests/test_shared.py"
+    assert work_unit("tests/test_alone.py::test_d[ssm-get_parameter]", tmp_path) == (
+        "tests/test_alone.py::test_d[ssm-get_parameter]")
+
+
+def test_the_suites_own_files_with_shared_fixtures_are_units():
+    assert work_unit("tests/pipelines/test_seed_scripts.py::test_x") == "tests/pipelines/test_seed_scripts.py"
+    assert work_unit("tests/pipelines/test_pipeline_definition.py::test_y") == (
+        "tests/pipelines/test_pipeline_definition.py")
+    assert work_unit("tests/lambdas/test_approval_hook.py::test_z") == "tests/lambdas/test_approval_hook.py::test_z"
 
 
 def test_a_synthesizing_test_outside_the_infrastructure_folder_is_refused():
