@@ -27,8 +27,8 @@ def main() -> int:
     try:
         config = load_config(config_path)
         selected = app.node.try_get_context("teams")
-        # the whole factory (every team and the catalog), or only the teams named (validated against the config)
-        teams = config.select(selected, source=config_path) if selected and str(selected).strip() else None
+        # only the teams named (validated against the config), or None: the whole factory, with the catalog
+        teams = config.select(None if selected is None else str(selected), source=config_path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1

@@ -3,8 +3,8 @@
 Each worker builds its own session and module fixtures, and some of them take seconds: the synthesized
 example and five-team factories, the endpoint stacks, the local training run, the rendered pipeline
 definitions. So every test under tests/infrastructure/ (they all read the synthesized templates) is one unit of
-work, a file with a module-scoped fixture is one unit, and every other test is a unit of its own (as
-`--dist load` schedules it): each expensive fixture is built once per run, not once per worker, and the
+work, the tests of a file that use one of its module-scoped fixtures are one unit, and every other test is a unit
+of its own (as `--dist load` schedules it): each expensive fixture is built once per run, not once per worker, and the
 independent tests (each a subprocess or a moto run) still fill whichever worker is free.
 
 (`--dist loadgroup` with `xdist_group` marks would say the same, but under pytest 9.2 it silently groups
@@ -13,8 +13,8 @@ pytest-dev/pytest-xdist#1386.)"""
 
 from __future__ import annotations
 
+import ast
 import functools
-import re
 from pathlib import Path
 
 from xdist.scheduler import LoadScopeScheduling
@@ -26,21 +26,42 @@ SYNTHESIZED = "tests/infrastructure/"
 SYNTHESIZING_FIXTURES = frozenset({"example_factory", "many_team_factory", "endpoints"})
 
 
-MODULE_FIXTURE = re.compile(r"@pytest\.fixture\([^)]*scope=\"module\"")
+def _fixture(decorator: ast.expr) -> tuple[str, bool] | None:
+    """(scope, autouse) of a `@pytest.fixture` or `@pytest.fixture(...)` decorator; None for any other."""
+    call = decorator if isinstance(decorator, ast.Call) else None
+    target = call.func if call else decorator
+    if (target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)) != "fixture":
+        return None
+    options = {k.arg: k.value.value for k in (call.keywords if call else ()) if isinstance(k.value, ast.Constant)}
+    return str(options.get("scope", "function")), bool(options.get("autouse", False))
 
 
 @functools.cache
-def has_module_fixture(path: Path) -> bool:
-    return bool(MODULE_FIXTURE.search(path.read_text()))
+def sharing_tests(path: Path) -> frozenset[str]:
+    """The tests of this file that use one of its module-scoped fixtures, directly or through the file's other
+    fixtures (every test, when a module-scoped fixture is autouse)."""
+    functions = {node.name: node for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    fixtures = {name: found for name, node in functions.items() for d in node.decorator_list
+                if (found := _fixture(d))}
+    autouse = any(scope == "module" and auto for scope, auto in fixtures.values())
+
+    @functools.cache
+    def shares(name: str) -> bool:
+        return any(arg.arg in fixtures and (fixtures[arg.arg][0] == "module" or shares(arg.arg))
+                   for arg in functions[name].args.args)
+
+    return frozenset(name for name in functions if name.startswith("test") and (autouse or shares(name)))
 
 
 def work_unit(nodeid: str, root: Path = ROOT) -> str:
-    """The unit a test is scheduled in: tests/infrastructure/ as a whole, its file when the file has a
-    module-scoped fixture, otherwise the test alone."""
-    path = nodeid.split("::", 1)[0]
+    """The unit a test is scheduled in: tests/infrastructure/ as a whole, its file when it uses one of the
+    file's module-scoped fixtures, otherwise the test alone."""
+    path, _, name = nodeid.partition("::")
     if path.startswith(SYNTHESIZED):
         return SYNTHESIZED
-    return path if has_module_fixture(root / path) else nodeid
+    test = name.rsplit("::", 1)[-1].split("[", 1)[0]
+    return path if test in sharing_tests(root / path) else nodeid
 
 
 class SharedFixtureScheduling(LoadScopeScheduling):

@@ -176,12 +176,13 @@ class FactoryConfig(Strict):
                 for part, lines in (("endpoint", model.endpoint.warnings()), ("monitoring", model.monitoring.warnings()))
                 for line in lines]
 
-    def select(self, names: str | None, *, source: str) -> list[TeamConfig]:
-        """The teams named in a comma-separated list (make synth TEAMS=a,b), all of them for None or ''."""
-        if not names or not names.strip():
-            return list(self.teams)
+    def select(self, names: str | None, *, source: str) -> list[TeamConfig] | None:
+        """The teams named in a comma-separated list (make synth TEAMS=a,b), in that order and each once; None
+        (the whole factory: every team and the catalog) for None or a blank list."""
+        wanted = [n.strip() for n in (names or "").split(",") if n.strip()]
+        if not wanted:
+            return None
         by_name = {t.name: t for t in self.teams}
-        wanted = [n.strip() for n in names.split(",") if n.strip()]
         unknown = [n for n in wanted if n not in by_name]
         if unknown:
             raise ConfigError(f"TEAMS: {', '.join(repr(n) for n in unknown)} is not a team of {source} "

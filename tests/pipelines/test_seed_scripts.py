@@ -1,11 +1,18 @@
-"""The seed scripts, run the way SageMaker runs them (separate processes, file in, files out)."""
+"""The seed scripts: the local run (the `local_run` fixture, and the three-class run) starts each of them as its
+own process, file in and files out, the way SageMaker runs them; the other tests call a script's `main(argv)` in
+this process, which is all its `__main__` block does (`raise SystemExit(main())`), so each of them does not pay
+a fresh interpreter's pandas, scikit-learn and XGBoost imports."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +24,24 @@ CODE = SEED / "code"
 DATA = SEED / "data" / "transactions.csv"
 
 
-def script(name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(CODE / f"{name}.py"), *args], capture_output=True, text=True,
-                          timeout=120)
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def script(name: str, *args: str) -> Finished:
+    """`python code/<name>.py ARGS` in this process: its exit code (argparse's SystemExit included) and output."""
+    module = importlib.import_module(name)
+    assert Path(module.__file__) == CODE / f"{name}.py"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            returncode = module.main(list(args))
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+    return Finished(returncode, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="module")

@@ -72,15 +72,6 @@ def test_teams_builds_only_those_stages_after_validating_the_whole_config(tmp_pa
     assert sorted(p.name for p in outdir.glob("assembly-*")) == ["assembly-pricing"]
 
 
-def test_the_whole_factory_includes_the_catalog(tmp_path: Path):
-    outdir = tmp_path / "out"
-    result = run(["app.py"], {"CDK_CONTEXT_JSON": json.dumps({**project_context(), "teams": ""}),
-                              "CDK_OUTDIR": str(outdir)})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert sorted(p.name for p in outdir.glob("assembly-*")) == ["assembly-catalog", "assembly-fraud",
-                                                                 "assembly-pricing"]
-
-
 def test_teams_naming_a_team_that_is_not_in_the_config_is_one_line_and_writes_nothing(tmp_path: Path):
     outdir = tmp_path / "out"
     result = run(["app.py"], {"CDK_CONTEXT_JSON": json.dumps({"teams": "pricing,nope"}), "CDK_OUTDIR": str(outdir)})

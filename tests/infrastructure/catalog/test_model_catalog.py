@@ -21,6 +21,12 @@ def catalog(example_factory):
     return example_factory.catalog_template()
 
 
+def test_the_whole_factory_is_every_teams_stage_and_the_catalogs(example_factory):
+    """What app.py builds when TEAMS is blank (FactoryConfig.select gives None; tests/unit/config)."""
+    assert sorted(p.name for p in example_factory.outdir.glob("assembly-*")) == [
+        "assembly-catalog", "assembly-fraud", "assembly-pricing"]
+
+
 def test_only_the_teams_factory_accounts_may_put_entries_on_the_bus(catalog):
     bus, _ = only(catalog, "AWS::Events::EventBus", {"Name": "mf-catalog"})
     _, policy = only(catalog, "AWS::Events::EventBusPolicy", {})

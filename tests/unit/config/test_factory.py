@@ -516,3 +516,13 @@ def test_promotion_defaults_to_manual_and_the_prod_gate_follows_the_mode():
     message = error_for(lambda d: d["teams"][0]["models"][0].update(promotion={"prod_gate": "auto"}))
     assert message == ("factory.yaml: teams[0].models[0].promotion.prod_gate: auto needs mode: auto (only automatic "
                        "approvals skip the prod gate) (got 'auto')")
+
+
+def test_teams_selects_the_named_teams_once_each_and_a_blank_list_means_the_whole_factory():
+    config = load_config(ROOT / "config" / "factory.yaml")
+    for blank in (None, "", " ", " , "):
+        assert config.select(blank, source="factory.yaml") is None, repr(blank)  # every team and the catalog
+    assert [t.name for t in config.select(" pricing , fraud,pricing", source="factory.yaml")] == ["pricing", "fraud"]
+    with pytest.raises(ConfigError) as error:
+        config.select("pricing,nope", source="factory.yaml")
+    assert str(error.value) == "TEAMS: 'nope' is not a team of factory.yaml (teams: fraud, pricing)"
