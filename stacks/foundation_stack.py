@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.naming import model_package_group_name
 from stacks.config.endpoint import EndpointSettings, StageEndpoints
 from stacks.cost.cost_showback import CostShowback
@@ -109,7 +110,7 @@ class FoundationStack(cdk.Stack):
 
         if api_stages:
             self.apis = TeamApis(self, "Apis", team=team, stages=api_stages, bucket_name=artifact_bucket_name,
-                                 bucket_account=self.account, key=self.key, topic=self.topic)
+                                 bucket_account=stack_environment(self).account, key=self.key, topic=self.topic)
         cdk.CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "KeyArn", value=self.key.key_arn)
         cdk.CfnOutput(self, "SageMakerExecutionRoleArn", value=self.sagemaker_role.role_arn)

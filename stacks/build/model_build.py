@@ -25,7 +25,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
     codepipeline_name,
@@ -33,6 +33,7 @@ from stacks.common.naming import (
     sagemaker_pipeline_name,
     serving_parameter,
 )
+from stacks.common.shared_values import hours, minutes
 from stacks.config.model import CodeConnectionsSource, ModelConfig
 from stacks.config.pipeline_settings import default_data_uri, pipeline_settings
 
@@ -124,7 +125,7 @@ class ModelBuild(Construct):
         )
         settings = pipeline_settings(
             team=team, model=model, pipeline_name=pipeline_name, group_name=self._group_name,
-            region=stack.region, bucket_name=bucket.bucket_name, role_arn=sagemaker_role.role_arn,
+            region=stack_environment(stack).region, bucket_name=bucket.bucket_name, role_arn=sagemaker_role.role_arn,
             kms_key_arn=key.key_arn, repository=repository, tags=tags)
         if topic is not None:
             settings["notification_topic_arn"] = topic.topic_arn
@@ -140,7 +141,7 @@ class ModelBuild(Construct):
             encryption_key=key,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
             # the build waits for training (twice the runtime with spot) plus a margin: validated in the config
-            timeout=cdk.Duration.minutes(model.training.build_timeout_minutes),
+            timeout=minutes(model.training.build_timeout_minutes),
             environment_variables={
                 "MODEL_FACTORY_SETTINGS": codebuild.BuildEnvironmentVariable(value=stack.to_json_string(settings)),
                 "CODEPIPELINE_NAME": codebuild.BuildEnvironmentVariable(value=build_name),
@@ -199,7 +200,7 @@ class ModelBuild(Construct):
                         "Name": build_name, "Variables": [{"Name": TRIGGER_VARIABLE, "Value": "schedule"}]}),
                     policy_statements=[iam.PolicyStatement(
                         actions=["codepipeline:StartPipelineExecution"], resources=[self.pipeline.pipeline_arn])],
-                    retry_attempts=3, max_event_age=cdk.Duration.hours(1),
+                    retry_attempts=3, max_event_age=hours(1),
                 ),
             )
 
@@ -218,7 +219,7 @@ class ModelBuild(Construct):
         pipeline_arn = format_arn(stack, service="sagemaker", resource="pipeline", resource_name=pipeline_name)
         group = model_package_group_name(team, model)
         bucket_arn = (data_bucket.bucket_arn if not isinstance(data_bucket, str)
-                      else f"arn:{stack.partition}:s3:::{data_bucket}")
+                      else f"arn:{stack_environment(stack).partition}:s3:::{data_bucket}")
         self.project.add_to_role_policy(iam.PolicyStatement(
             sid="UpsertAndStartSageMakerPipeline",
             actions=["sagemaker:CreatePipeline", "sagemaker:UpdatePipeline", "sagemaker:DescribePipeline",

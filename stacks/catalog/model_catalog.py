@@ -23,8 +23,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.naming import CATALOG_BUS, CATALOG_DETAIL_TYPE, CATALOG_READER_ROLE, CATALOG_SOURCE, CATALOG_TABLE
+from stacks.common.shared_values import days, hours, minutes, service_principal
 from stacks.common.team_function import TeamFunction, team_table
 
 
@@ -32,8 +33,9 @@ class ModelCatalog(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team_accounts: Mapping[str, str]) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         self.key = kms.Key(self, "Key", alias="mf-catalog", description="Model Factory: the model catalog",
-                           enable_key_rotation=True, pending_window=cdk.Duration.days(30),
+                           enable_key_rotation=True, pending_window=days(30),
                            removal_policy=cdk.RemovalPolicy.RETAIN)
         self.topic = sns.Topic(self, "Notifications", topic_name="mf-catalog", master_key=self.key, enforce_ssl=True,
                                display_name="Model Factory catalog: refused entries and failed publishing")
@@ -54,14 +56,14 @@ class ModelCatalog(Construct):
         # bus's own use of the key is granted by CDK with the bus's encryption context
         rule_arn = format_arn(stack, service="events", resource="rule", resource_name=f"{CATALOG_BUS}/mf-catalog-entries")
         self.key.add_to_resource_policy(iam.PolicyStatement(
-            sid="EventBridgeDeadLettersEntries", principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            sid="EventBridgeDeadLettersEntries", principals=[service_principal("events.amazonaws.com")],
             actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=["*"],
             conditions={"ArnEquals": {"aws:SourceArn": rule_arn}}))
         # only entries, only from the teams' factory accounts (the publish function checks the team per account)
         self.bus_policy = events.CfnEventBusPolicy(
             self, "BusPolicy", event_bus_name=self.bus.event_bus_name, statement_id="TeamAccountsPublishEntries",
             statement={"Effect": "Allow", "Action": "events:PutEvents", "Resource": self.bus.event_bus_arn,
-                       "Principal": {"AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in senders]},
+                       "Principal": {"AWS": [f"arn:{stack_env.partition}:iam::{a}:root" for a in senders]},
                        "Condition": {"StringEquals": {"events:source": CATALOG_SOURCE,
                                                       "events:detail-type": CATALOG_DETAIL_TYPE}}})
         self.rule = events.Rule(
@@ -69,19 +71,19 @@ class ModelCatalog(Construct):
             description="Catalog entries -> the publish function",
             event_pattern=events.EventPattern(source=[CATALOG_SOURCE], detail_type=[CATALOG_DETAIL_TYPE]),
             targets=[targets.LambdaFunction(self.function, dead_letter_queue=publish.dead_letters, retry_attempts=4,
-                                            max_event_age=cdk.Duration.hours(6))])
+                                            max_event_age=hours(6))])
         self.refused_alarm = cloudwatch.Alarm(
             self, "RefusedAlarm", alarm_name="mf-catalog-refused-entries",
             alarm_description="The catalog refused an entry (malformed, or from an account that does not own the "
                               "team): see the mf-catalog-publish log",
             metric=cloudwatch.Metric(namespace="ModelFactory", metric_name="RefusedEntries", statistic="Sum",
-                                     dimensions_map={"service": "catalog-publish"}, period=cdk.Duration.minutes(5)),
+                                     dimensions_map={"service": "catalog-publish"}, period=minutes(5)),
             threshold=1, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
         self.refused_alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         self.reader = iam.Role(self, "Reader", role_name=CATALOG_READER_ROLE,
-                               assumed_by=iam.AccountPrincipal(stack.account),
+                               assumed_by=iam.AccountPrincipal(stack_env.account),
                                description="Model Factory: read the model catalog (make catalog, the catalog site)")
         self.reader.add_to_policy(iam.PolicyStatement(
             sid="ReadTheCatalog", actions=["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem",

@@ -11,6 +11,8 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from stacks.common.arns import stack_environment
+
 REPORT_FILE = "validation-report.json"
 
 
@@ -79,12 +81,13 @@ def pipeline_artifact_reasons(stack: cdk.Stack, artifact_objects_arn: str) -> di
 
 def codebuild_default_reasons(stack: cdk.Stack, project_name: str) -> dict[str, str]:
     """The wildcards of the grants CodeBuild gives every project on its own logs and report groups."""
+    stack_env = stack_environment(stack)
     project = nag_text(stack, project_name)
-    prefix = f"AwsSolutions-IAM5[Resource::arn:{stack.partition}"
+    prefix = f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}"
     return {
-        f"{prefix}:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/{project}:*]": (
+        f"{prefix}:logs:{stack_env.region}:{stack_env.account}:log-group:/aws/codebuild/{project}:*]": (
             "CodeBuild's default grant for the log streams of this one project."),
-        f"{prefix}:codebuild:{stack.region}:{stack.account}:report-group/{project}-*]": (
+        f"{prefix}:codebuild:{stack_env.region}:{stack_env.account}:report-group/{project}-*]": (
             "CodeBuild's default grant for the test report groups of this one project."),
     }
 

@@ -18,7 +18,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.nag import acknowledge_each, nag_text
+from stacks.common.shared_values import days, minutes, seconds, service_principal
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 # Powertools for AWS Lambda (Python) v3 public layer, pinned (README "Approval, deploy and rollback").
@@ -50,22 +52,23 @@ class TeamFunction(Construct):
         """`code`: the folder under lambdas/ (default: `name` with '_' for '-')."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         function_name = f"mf-{team}-{name}"
         self.dead_letters = sqs.Queue(
             self, "DeadLetters", queue_name=f"{function_name}-dlq",
             encryption=sqs.QueueEncryption.KMS, encryption_master_key=key, enforce_ssl=True,
-            retention_period=cdk.Duration.days(14))
+            retention_period=days(14))
         log_group = logs.LogGroup(self, "Logs", log_group_name=f"/model-factory/{team}/{name}",
                                   encryption_key=key, retention=logs.RetentionDays.ONE_YEAR,
                                   removal_policy=cdk.RemovalPolicy.RETAIN)
         # our own role: the default one carries the AWS managed AWSLambdaBasicExecutionRole policy
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        self.role = iam.Role(self, "Role", assumed_by=service_principal("lambda.amazonaws.com"),
                              description=f"{description} ({team} team)")
         self.role.add_to_policy(iam.PolicyStatement(
             sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
             resources=[f"{log_group.log_group_arn}:log-stream:*"]))
         layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", (
-            f"arn:{stack.partition}:lambda:{stack.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"arn:{stack_env.partition}:lambda:{stack_env.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
             f"AWSLambdaPowertoolsPythonV3-python313-arm64:{POWERTOOLS_LAYER_VERSION}"))
         self.function = lambda_.Function(
             self, "Function",
@@ -79,7 +82,7 @@ class TeamFunction(Construct):
                                          exclude=["__pycache__", "*.pyc"]),
             layers=[layer],
             memory_size=256,
-            timeout=cdk.Duration.seconds(30),
+            timeout=seconds(30),
             log_group=log_group,
             # X-Ray active tracing from the Lambda service; no X-Ray SDK in the code (maintenance mode since
             # 2026-02-25, end of support 2027-02-25)
@@ -96,7 +99,7 @@ class TeamFunction(Construct):
             self, "DeadLetterAlarm",
             alarm_name=f"{function_name}-dead-letters",
             alarm_description=f"Events {function_name} could not handle: inspect the dead-letter queue",
-            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(5),
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(period=minutes(5),
                                                                                 statistic="Maximum"),
             threshold=1, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

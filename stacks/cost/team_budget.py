@@ -12,8 +12,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.nag import acknowledge_each
 from stacks.common.naming import TAG_TEAM
+from stacks.common.shared_values import service_principal
 
 ACTUAL_ALERT_PERCENT = 80
 FORECAST_ALERT_PERCENT = 100
@@ -42,8 +44,8 @@ class TeamBudget(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        budgets_service = iam.ServicePrincipal("budgets.amazonaws.com")
-        from_this_account = {"StringEquals": {"aws:SourceAccount": stack.account}}
+        budgets_service = service_principal("budgets.amazonaws.com")
+        from_this_account = {"StringEquals": {"aws:SourceAccount": stack_environment(stack).account}}
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowBudgetAlerts",
@@ -104,8 +106,8 @@ class TeamBudget(Construct):
         execution = iam.Role(
             self, "ActionRole",
             description=f"AWS Budgets attaches or detaches the {team} team's stop-training policy",
-            assumed_by=iam.ServicePrincipal("budgets.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+            assumed_by=iam.ServicePrincipal("budgets.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": stack_environment(stack).account}}))
         execution.add_to_policy(iam.PolicyStatement(
             sid="AttachOnlyTheStopPolicyToTheSageMakerRole",
             actions=["iam:AttachRolePolicy", "iam:DetachRolePolicy"], resources=[sagemaker_role.role_arn],

@@ -15,6 +15,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.common.arns import format_arn
+from stacks.common.shared_values import hours
 from stacks.common.team_function import TeamFunction, team_table
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -71,7 +72,7 @@ class ApprovalHook(Construct):
 
         # every rule delivers to the hook the same way: retried for 6 hours, then into the dead-letter queue
         target = targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters, retry_attempts=4,
-                                        max_event_age=cdk.Duration.hours(6))
+                                        max_event_age=hours(6))
         self.rule = events.Rule(
             self, "PackageStateChange",
             rule_name=f"mf-{team}-model-package-state-change",

@@ -18,7 +18,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
@@ -31,6 +31,7 @@ from stacks.common.naming import (
     team_key_alias,
 )
 from stacks.common.async_notifications import async_notification_statements
+from stacks.common.shared_values import service_principal
 from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 from stacks.deploy.target_account_access import WRITE_PREFIXES
 
@@ -40,6 +41,7 @@ class DeploymentTarget(Construct):
                  factory_account: str, artifact_bucket_name: str, clarify: bool = False) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         prefix = f"mf-{team}-"
         # The factory key is addressed by its alias: its id lives in another account's stack.
         factory_key = iam.PolicyStatement(
@@ -55,10 +57,10 @@ class DeploymentTarget(Construct):
                 sid="FactoryKeyGrantsForVolumes", actions=["kms:CreateGrant"], resources=factory_key.resources,
                 conditions={**factory_key.conditions, "Bool": {"kms:GrantIsForAWSResource": "true"}})]
         self.factory_key_reason = {
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:kms:{stack.region}:{factory_account}:key/*]": (
+            f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:kms:{stack_env.region}:{factory_account}:key/*]": (
                 f"The factory key's id is only known in the factory account; the kms:ResourceAliases condition "
                 f"pins the statement to {team_key_alias(team)}.")}
-        bucket_arn = f"arn:{stack.partition}:s3:::{artifact_bucket_name}"
+        bucket_arn = f"arn:{stack_env.partition}:s3:::{artifact_bucket_name}"
         package_arns = [format_arn(stack, service="sagemaker", account=factory_account, resource="model-package",
                                          resource_name=f"{model_package_group_name(team, m)}/*") for m in models]
 
@@ -66,7 +68,7 @@ class DeploymentTarget(Construct):
             self, "SageMakerExecution", role_name=sagemaker_execution_role_name(team),
             description=f"Model Factory: SageMaker endpoints and monitors of the {team} team in this account",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+                                            conditions={"StringEquals": {"aws:SourceAccount": stack_env.account}}))
         self.sagemaker_role.add_to_policy(iam.PolicyStatement(
             sid="FactoryArtifacts", actions=["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
             resources=[bucket_arn, f"{bucket_arn}/*"]))
@@ -83,7 +85,7 @@ class DeploymentTarget(Construct):
         self.cfn_execution_role = iam.Role(
             self, "CfnExecution", role_name=cfn_execution_role_name(team),
             description=f"Model Factory: CloudFormation deploys the {team} team's endpoint stacks in this account",
-            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"))
+            assumed_by=service_principal("cloudformation.amazonaws.com"))
         for statement in endpoint_deployment_statements(
                 stack, prefix=prefix, package_arns=package_arns, sagemaker_role_arn=self.sagemaker_role.role_arn,
                 team=team, key_statement=factory_key):
@@ -95,7 +97,7 @@ class DeploymentTarget(Construct):
             # not the whole factory account: only the team's deploy pipelines and their tasks (by name, as a
             # condition: IAM would refuse a principal ARN of a role that does not exist yet)
             assumed_by=iam.AccountPrincipal(factory_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": [
-                f"arn:{stack.partition}:iam::{factory_account}:role/{name(team, model)}"
+                f"arn:{stack_env.partition}:iam::{factory_account}:role/{name(team, model)}"
                 for model in models for name in (deploy_pipeline_role_name, deploy_tasks_role_name)]}}))
         self.deploy_action_role.add_to_policy(iam.PolicyStatement(
             sid="EndpointStacks",
@@ -158,7 +160,8 @@ class DeploymentTarget(Construct):
 
     def _acknowledge(self, stack: cdk.Stack, team: str, factory_account: str, bucket_arn: str,
                      package_arns: list[str], prefix: str) -> None:
-        key_reason = {f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:kms:{stack.region}:{factory_account}:key/*]": (
+        stack_env = stack_environment(stack)
+        key_reason = {f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:kms:{stack_env.region}:{factory_account}:key/*]": (
             f"The factory key's id is only known in the factory account; the kms:ResourceAliases condition pins "
             f"the statement to {team_key_alias(team)}.")}
         objects = {f"AwsSolutions-IAM5[Resource::{bucket_arn}/*]": (
@@ -181,9 +184,9 @@ class DeploymentTarget(Construct):
             **{f"AwsSolutions-IAM5[Resource::{nag_text(stack, format_arn(stack, service='sagemaker', resource=kind, resource_name=name))}]": (
                 "Only the team's staging endpoints (mf-<team>-<model>-staging), which the smoke test invokes.")
                for kind, name in (("endpoint", f"{prefix}*-staging"), ("inference-component", f"{prefix}*-staging-ic"))},
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:ssm:{stack.region}:{stack.account}:parameter/model-factory/{team}/*/api-url]": (
+            f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:ssm:{stack_env.region}:{stack_env.account}:parameter/model-factory/{team}/*/api-url]": (
                 "Read only, the API URLs of the team's models in this account (one parameter per model and stage)."),
-            **{f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:pipeline/{name}]": (
+            **{f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:sagemaker:{stack_env.region}:{stack_env.account}:pipeline/{name}]": (
                 "The team's staging batch pipelines and their executions, which the smoke test starts and follows.")
                for name in (f"{prefix}*-staging-batch", f"{prefix}*-staging-batch/execution/*")},
             f"AwsSolutions-IAM5[Resource::{bucket_arn}/async/{prefix}*-staging/input/*]": (

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import drift_job_role_name, drift_schedule_role_name
 
@@ -127,7 +127,7 @@ def acknowledge_endpoint_deployment(policy_resource, stack: cdk.Stack, *, prefix
                                     package_arns: Sequence[str], extra: dict[str, str] | None = None) -> None:
     """The reasons for the wildcards of `endpoint_deployment_statements`; `whose` says whose endpoints
     ("this model's", "the team's")."""
-    region, account, partition = stack.region, stack.account, stack.partition
+    partition, region, account = stack_environment(stack)
     sagemaker = f"arn:{partition}:sagemaker:{region}:{account}"
     reasons = {
         f"AwsSolutions-IAM5[Resource::{sagemaker}:model/*]": (

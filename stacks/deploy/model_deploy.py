@@ -36,7 +36,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.nag import acknowledge_each, codebuild_default_reasons, nag_text, pipeline_artifact_reasons
 from stacks.common.naming import (
     api_url_parameter,
@@ -50,6 +50,7 @@ from stacks.common.naming import (
     target_role_arn,
     team_stack_name,
 )
+from stacks.common.shared_values import minutes, service_principal
 from stacks.config.model import ModelConfig
 from stacks.deploy.endpoint_deployment_policy import acknowledge_endpoint_deployment, endpoint_deployment_statements
 
@@ -116,9 +117,10 @@ class ModelDeploy(Construct):
         """`catalog_bus_arn`: where the Record steps publish the stage's catalog entry (None: no catalog)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         # stage -> the account its endpoint runs in; a separate account is deployed through its target roles
-        accounts = {stage: (stage_accounts or {}).get(stage, stack.account) for stage in STAGES}
-        separate = {stage: account for stage, account in accounts.items() if account != stack.account}
+        accounts = {stage: (stage_accounts or {}).get(stage, stack_env.account) for stage in STAGES}
+        separate = {stage: account for stage, account in accounts.items() if account != stack_env.account}
         group = model_package_group_name(team, model.name)
         self.serving_parameters = {
             stage: ssm.StringParameter(
@@ -132,7 +134,7 @@ class ModelDeploy(Construct):
         bundle = s3_assets.Asset(self, "EndpointApp", path=str(ROOT), exclude=BUNDLE_EXCLUDES)
         settings = {
             "team": team, "model": model.name, "model_package_group_name": group,
-            "account": stack.account, "region": stack.region, "stage_accounts": accounts,
+            "account": stack_env.account, "region": stack_env.region, "stage_accounts": accounts,
             # cost allocation: the endpoint stacks carry the team's tags like every other resource
             "tags": dict(sorted((tags or {}).items())),
             "endpoint": {stage: getattr(model.endpoint, stage).model_dump(mode="json") for stage in STAGES},
@@ -163,14 +165,14 @@ class ModelDeploy(Construct):
             project_name=codepipeline_name(team, model.name, "deploy"),
             # named, so that target accounts can trust exactly this role (aws:PrincipalArn)
             role=iam.Role(self, "TasksRole", role_name=deploy_tasks_role_name(team, model.name),
-                          assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com")),
+                          assumed_by=service_principal("codebuild.amazonaws.com")),
             description=f"Validate, smoke test and record deploys of {team}/{model.name}",
             environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                                                    compute_type=codebuild.ComputeType.SMALL),
             encryption_key=key,
             logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
             # the longest task is the staging smoke test: an async wake-up or a whole batch run
-            timeout=cdk.Duration.minutes(max(30, math.ceil(model.endpoint.staging.smoke_test_wait_seconds / 60) + 15)),
+            timeout=minutes(max(30, math.ceil(model.endpoint.staging.smoke_test_wait_seconds / 60) + 15)),
             environment_variables={"DEPLOY_SETTINGS": codebuild.BuildEnvironmentVariable(
                 value=stack.to_json_string(settings))},
             build_spec=deploy_spec(),
@@ -180,7 +182,7 @@ class ModelDeploy(Construct):
             # the smoke test invokes a staging endpoint in another account through the team's role there
             self.project.add_to_role_policy(iam.PolicyStatement(
                 sid="SmokeTestInTheStagingAccount", actions=["sts:AssumeRole"],
-                resources=[target_role_arn(stack.partition, separate["staging"], deploy_action_role_name(team))]))
+                resources=[target_role_arn(stack_env.partition, separate["staging"], deploy_action_role_name(team))]))
 
         variable = codepipeline.Variable(variable_name=PIPELINE_VARIABLE, default_value="none",
                                          description="ARN of the approved model package to deploy")
@@ -211,9 +213,9 @@ class ModelDeploy(Construct):
                 # the target account's roles (stacks/deploy/deployment_target.py), found by their names
                 cross_account = {
                     "role": iam.Role.from_role_arn(self, f"{stage.capitalize()}ActionRole", target_role_arn(
-                        stack.partition, separate[stage], deploy_action_role_name(team)), mutable=False),
+                        stack_env.partition, separate[stage], deploy_action_role_name(team)), mutable=False),
                     "deployment_role": iam.Role.from_role_arn(self, f"{stage.capitalize()}CfnExecutionRole",
-                                                              target_role_arn(stack.partition, separate[stage],
+                                                              target_role_arn(stack_env.partition, separate[stage],
                                                                               cfn_execution_role_name(team)),
                                                               mutable=False),
                 }
@@ -239,7 +241,7 @@ class ModelDeploy(Construct):
             self, "Pipeline",
             pipeline_name=codepipeline_name(team, model.name, "deploy"),
             role=iam.Role(self, "PipelineRole", role_name=deploy_pipeline_role_name(team, model.name),
-                          assumed_by=iam.ServicePrincipal("codepipeline.amazonaws.com")),
+                          assumed_by=service_principal("codepipeline.amazonaws.com")),
             pipeline_type=codepipeline.PipelineType.V2,
             artifact_bucket=bucket,
             restart_execution_on_update=False,
@@ -294,7 +296,7 @@ class ModelDeploy(Construct):
                 f"DeployProd of {team}/{model.name} failed (execution {events.EventField.from_path('$.detail.execution-id')}). "
                 f"Prod keeps serving what it served. If {prod_stack} is in ROLLBACK_COMPLETE after a failed first "
                 f"create, clear it with: aws cloudformation delete-stack --stack-name {prod_stack} "
-                f"--region {stack.region}, then approve the package again."))])
+                f"--region {stack_env.region}, then approve the package again."))])
 
     def _grant_tasks(self, stack: cdk.Stack, group: str, team: str, model: str, bucket: s3.IBucket,
                      catalog_bus_arn: str | None) -> None:
@@ -359,7 +361,7 @@ class ModelDeploy(Construct):
                          key: kms.IKey) -> iam.Role:
         """What CloudFormation may do when it deploys this model's endpoint stacks, and nothing else."""
         role = iam.Role(self, "EndpointDeploymentRole",
-                        assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+                        assumed_by=service_principal("cloudformation.amazonaws.com"),
                         description=f"CloudFormation deploys the endpoint stacks of {team}/{model}")
         for statement in endpoint_deployment_statements(
                 stack, prefix=f"mf-{team}-{model}-", sagemaker_role_arn=sagemaker_role.role_arn,
@@ -373,16 +375,17 @@ class ModelDeploy(Construct):
 
     def _acknowledge_wildcards(self, stack: cdk.Stack, team: str, model: str, group: str, bucket: s3.IBucket,
                                bundle: s3_assets.Asset) -> None:
+        stack_env = stack_environment(stack)
         prefix = f"mf-{team}-{model}-"
         artifacts = pipeline_artifact_reasons(stack, bucket.arn_for_objects("*"))
-        bundle_objects = nag_text(stack, f"arn:{stack.partition}:s3:::{bundle.s3_bucket_name}/*")
+        bundle_objects = nag_text(stack, f"arn:{stack_env.partition}:s3:::{bundle.s3_bucket_name}/*")
         artifacts[f"AwsSolutions-IAM5[Resource::{bundle_objects}]"] = (
             "The endpoint app is read from the CDK bootstrap asset bucket, whose object keys are content hashes.")
         cfn = {f"AwsSolutions-IAM5[Action::{a}]": (
             "CDK's grant for the CloudFormation deploy actions, limited to this model's two endpoint stacks.")
             for a in ("cloudformation:DescribeStack*", "cloudformation:GetTemplate*")}
         for stage in STAGES:
-            stack_arn = f"arn:{stack.partition}:cloudformation:{stack.region}:{stack.account}:stack/" \
+            stack_arn = f"arn:{stack_env.partition}:cloudformation:{stack_env.region}:{stack_env.account}:stack/" \
                         f"{team_stack_name(team, f'{model}-{stage}-endpoint')}/*"
             cfn[f"AwsSolutions-IAM5[Resource::{stack_arn}]"] = (
                 "A stack ARN ends in an id CloudFormation generates; the name pins it to this endpoint stack.")

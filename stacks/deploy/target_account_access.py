@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 
 # where endpoints in a target account write into the factory bucket (data capture, monitoring output,
 # asynchronous answers and failures, batch scores)
@@ -26,6 +26,7 @@ class TargetAccountAccess(Construct):
                  bucket: s3.IBucket, groups: Sequence[sagemaker.CfnModelPackageGroup]) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         principals = [iam.AccountPrincipal(account) for account in target_accounts]
         key.add_to_resource_policy(iam.PolicyStatement(
             sid="TargetAccountsUseTheTeamKey", principals=principals,
@@ -51,7 +52,7 @@ class TargetAccountAccess(Construct):
                 self, f"EventsFrom{account}", statement_id=f"mf-{stack.stack_name}-{account}"[:64],
                 event_bus_name="default",
                 statement={"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus,
-                           "Principal": {"AWS": f"arn:{stack.partition}:iam::{account}:root"}})
+                           "Principal": {"AWS": f"arn:{stack_env.partition}:iam::{account}:root"}})
         for group in groups:
             name = group.model_package_group_name
             group.model_package_group_policy = {
@@ -59,7 +60,7 @@ class TargetAccountAccess(Construct):
                 "Statement": [{
                     "Sid": "TargetAccountsReadPackages",
                     "Effect": "Allow",
-                    "Principal": {"AWS": [f"arn:{stack.partition}:iam::{a}:root" for a in target_accounts]},
+                    "Principal": {"AWS": [f"arn:{stack_env.partition}:iam::{a}:root" for a in target_accounts]},
                     "Action": ["sagemaker:DescribeModelPackageGroup", "sagemaker:DescribeModelPackage",
                                "sagemaker:ListModelPackages"],
                     "Resource": [

@@ -11,7 +11,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.naming import approver_topic_name
+from stacks.common.shared_values import service_principal
 
 
 class ApproverTopic(Construct):
@@ -31,8 +33,8 @@ class ApproverTopic(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         # CloudWatch alarm actions and EventBridge rules publish to this KMS-encrypted topic; without the
         # key, their notifications are dropped silently.
-        account = cdk.Stack.of(self).account
-        publishers = [iam.ServicePrincipal("cloudwatch.amazonaws.com"), iam.ServicePrincipal("events.amazonaws.com")]
+        account = stack_environment(cdk.Stack.of(self)).account
+        publishers = [service_principal("cloudwatch.amazonaws.com"), service_principal("events.amazonaws.com")]
         from_this_account = {"StringEquals": {"aws:SourceAccount": account}}
         key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowAlarmsAndRulesToEncryptedTopic", principals=publishers,

@@ -8,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.common.nag import acknowledge
+from stacks.common.shared_values import days
 
 
 class ArtifactStorage(Construct):
@@ -36,8 +37,8 @@ class ArtifactStorage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-access-logs",
-                    expiration=cdk.Duration.days(access_log_days),
-                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    expiration=days(access_log_days),
+                    noncurrent_version_expiration=days(1),
                 )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -65,8 +66,8 @@ class ArtifactStorage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="expire-old-versions",
-                    noncurrent_version_expiration=cdk.Duration.days(noncurrent_version_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                    noncurrent_version_expiration=days(noncurrent_version_days),
+                    abort_incomplete_multipart_upload_after=days(7),
                 )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,

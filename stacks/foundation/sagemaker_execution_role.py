@@ -10,11 +10,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.async_notifications import async_notification_statements
 from stacks.common.clarify_permissions import clarify_shadow_endpoint_permissions
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import sagemaker_execution_role_name
+from stacks.common.shared_values import hours
 
 
 class SageMakerExecutionRole(Construct):
@@ -32,6 +33,7 @@ class SageMakerExecutionRole(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         self.role = iam.Role(
             self,
             "Role",
@@ -39,9 +41,9 @@ class SageMakerExecutionRole(Construct):
             description=f"Model Factory: SageMaker jobs and endpoints of the {team} team",
             assumed_by=iam.ServicePrincipal(
                 "sagemaker.amazonaws.com",
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={"StringEquals": {"aws:SourceAccount": stack_env.account}},
             ),
-            max_session_duration=cdk.Duration.hours(12),
+            max_session_duration=hours(12),
         )
         policy = iam.Policy(self, "Policy", roles=[self.role])
         job_log_groups = format_arn(stack, 
@@ -122,7 +124,7 @@ class SageMakerExecutionRole(Construct):
             )
         for index, uri in enumerate(external_training_data):
             data_bucket, prefix = uri[5:].split("/", 1)
-            bucket_arn = f"arn:{stack.partition}:s3:::{data_bucket}"
+            bucket_arn = f"arn:{stack_env.partition}:s3:::{data_bucket}"
             policy.add_statements(
                 iam.PolicyStatement(sid=f"ListTrainingData{index}", actions=["s3:ListBucket"], resources=[bucket_arn],
                                     conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),

@@ -8,8 +8,9 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.naming import KEY_ARN_PARAMETER, team_key_alias, team_parameter
+from stacks.common.shared_values import days, service_principal
 
 
 class TeamKey(Construct):
@@ -22,14 +23,14 @@ class TeamKey(Construct):
             alias=team_key_alias(team),
             description=f"Model Factory: encrypts the {team} team's {purpose}",
             enable_key_rotation=True,
-            pending_window=cdk.Duration.days(30),
+            pending_window=days(30),
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         stack = cdk.Stack.of(self)
         # CloudWatch Logs encrypts the team's log groups (builds, Lambdas, endpoints) with this key.
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowTeamLogGroups",
-            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            principals=[service_principal(f"logs.{stack_environment(stack).region}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],
             conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format_arn(stack, 

@@ -19,7 +19,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.nag import acknowledge_each, nag_text
 from stacks.common.naming import (
     batch_pipeline_name,
@@ -59,7 +59,8 @@ class DriftJobRoles(Construct):
         reasons for their wildcards, if any."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
+        stack_env = stack_environment(stack)
+        bucket_arn = f"arn:{stack_env.partition}:s3:::{bucket_name}"
         models = sorted({e.model for e in endpoints})
         captures = [capture_prefix(team, e.model, e.stage) for e in endpoints if e.watched_endpoint]
         reports = [drift_report_prefix(team, e.model, e.stage) for e in endpoints]
@@ -85,7 +86,7 @@ class DriftJobRoles(Construct):
             description=f"Model Factory: the {team} team's drift pipelines and jobs in this account "
                         f"({', '.join(endpoint_name(team, e.model, e.stage) for e in endpoints)})"[:1000],
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+                                            conditions={"StringEquals": {"aws:SourceAccount": stack_env.account}}))
         statements = [
             # SageMaker's processing inputs list their prefix before copying; the job lists the window's hours
             iam.PolicyStatement(sid="ListCaptureBaselinesAndCode", actions=["s3:ListBucket"], resources=[bucket_arn],
@@ -128,7 +129,7 @@ class DriftJobRoles(Construct):
         ]
         for index, uri in enumerate(truth):
             truth_bucket, prefix = uri[5:].split("/", 1)
-            truth_arn = f"arn:{stack.partition}:s3:::{truth_bucket}"
+            truth_arn = f"arn:{stack_env.partition}:s3:::{truth_bucket}"
             statements += [
                 iam.PolicyStatement(sid=f"ListGroundTruth{index}", actions=["s3:ListBucket"], resources=[truth_arn],
                                     conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
@@ -142,7 +143,7 @@ class DriftJobRoles(Construct):
             self, "Schedule", role_name=drift_schedule_role_name(team),
             description=f"Model Factory: EventBridge Scheduler starts the {team} team's drift pipelines here",
             assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}))
+                                            conditions={"StringEquals": {"aws:SourceAccount": stack_env.account}}))
         self.schedule_role.add_to_policy(iam.PolicyStatement(
             sid="StartTheDriftPipelines", actions=["sagemaker:StartPipelineExecution"], resources=pipelines))
         self._acknowledge(stack, bucket_arn, captures, reports, baselines, code, truth, jobs, logs,
@@ -177,7 +178,7 @@ class DriftJobRoles(Construct):
             **{f"AwsSolutions-IAM5[Resource::{bucket_arn}/{p}]": (
                 "The engine code of the commit that built the serving package (one folder per git commit).")
                for p in code},
-            **{f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:s3:::{uri[5:]}*]": (
+            **{f"AwsSolutions-IAM5[Resource::arn:{stack_environment(stack).partition}:s3:::{uri[5:]}*]": (
                 "Read-only, on exactly the ground-truth prefix the model's config names "
                 "(models[].monitoring.ground_truth_s3_uri).") for uri in truth},
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, jobs)}]": (

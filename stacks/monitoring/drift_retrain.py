@@ -17,6 +17,7 @@ from constructs import Construct
 
 from stacks.common.arns import format_arn
 from stacks.common.naming import codepipeline_name, endpoint_name
+from stacks.common.shared_values import hours
 from stacks.common.team_function import TeamFunction, team_table
 
 STAGES = ("staging", "prod")
@@ -66,7 +67,7 @@ class DriftRetrain(Construct):
                 detail={"alarmName": [{"wildcard": f"mf-{team}-*-prod-drift*"}], "state": {"value": ["ALARM"]}},
             ),
             targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letters,
-                                            retry_attempts=4, max_event_age=cdk.Duration.hours(6))],
+                                            retry_attempts=4, max_event_age=hours(6))],
         )
         retrain.acknowledge({
             "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "CDK's grant for the KMS-encrypted cool-down table.",

@@ -22,7 +22,9 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.monitor_images import clarify_image, model_monitor_image
+from stacks.common.shared_values import hours
 from stacks.config.monitoring import Monitoring
 
 DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -42,7 +44,7 @@ class EndpointMonitoring(Construct):
         super().__init__(scope, construct_id)
         self.endpoint_name, self.settings = endpoint_name, settings
         self._role_arn, self._bucket_name, self._kms_key_arn = role_arn, bucket_name, kms_key_arn
-        region = cdk.Stack.of(self).region
+        region = stack_environment(cdk.Stack.of(self)).region
         dq = sagemaker.CfnDataQualityJobDefinition
         self.job_definition = dq(
             self, "DataQualityJob",
@@ -75,7 +77,7 @@ class EndpointMonitoring(Construct):
                 metric=cloudwatch.Metric(
                     namespace=DATA_METRICS_NAMESPACE, metric_name=f"feature_baseline_drift_{metric_safe(feature)}",
                     dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": self.schedule_name("data_quality")},
-                    statistic="Maximum", period=cdk.Duration.hours(1)),
+                    statistic="Maximum", period=hours(1)),
                 # M of N: one noisy hour does not retrain
                 threshold=settings.threshold, evaluation_periods=settings.alarm_periods,
                 datapoints_to_alarm=min(settings.alarm_datapoints, settings.alarm_periods),
@@ -132,7 +134,7 @@ class EndpointMonitoring(Construct):
         self.model_quality_job = mq(
             self, "ModelQualityJob",
             model_quality_app_specification=mq.ModelQualityAppSpecificationProperty(
-                image_uri=model_monitor_image(cdk.Stack.of(self).region),
+                image_uri=model_monitor_image(stack_environment(cdk.Stack.of(self)).region),
                 problem_type=MONITOR_PROBLEM_TYPES[settings.problem_type],
                 # without it the model-quality job may not publish the metric its alarm watches
                 environment={"publish_cloudwatch_metrics": "Enabled"}),
@@ -159,7 +161,7 @@ class EndpointMonitoring(Construct):
             metric=cloudwatch.Metric(namespace=MODEL_METRICS_NAMESPACE, metric_name=metric,
                                      dimensions_map={"Endpoint": self.endpoint_name,
                                                      "MonitoringSchedule": self.schedule_name("model_quality")},
-                                     statistic="Minimum" if below else "Maximum", period=cdk.Duration.hours(1)),
+                                     statistic="Minimum" if below else "Maximum", period=hours(1)),
             threshold=settings.quality_threshold, evaluation_periods=settings.alarm_periods,
             datapoints_to_alarm=min(settings.alarm_datapoints, settings.alarm_periods),
             comparison_operator=(cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD if below
@@ -176,7 +178,7 @@ class EndpointMonitoring(Construct):
             self, "ModelBiasJob",
             # the SDK's ModelBiasMonitor publishes by default through this variable (clarify_model_monitoring.py)
             model_bias_app_specification=mb.ModelBiasAppSpecificationProperty(
-                image_uri=clarify_image(cdk.Stack.of(self).region), config_uri=settings.bias_baselines.config,
+                image_uri=clarify_image(stack_environment(cdk.Stack.of(self)).region), config_uri=settings.bias_baselines.config,
                 environment={"publish_cloudwatch_metrics": "Enabled"}),
             model_bias_baseline_config=mb.ModelBiasBaselineConfigProperty(
                 constraints_resource=mb.ConstraintsResourceProperty(s3_uri=settings.bias_baselines.constraints)),
@@ -195,7 +197,7 @@ class EndpointMonitoring(Construct):
         self.explainability_job = me(
             self, "ModelExplainabilityJob",
             model_explainability_app_specification=me.ModelExplainabilityAppSpecificationProperty(
-                image_uri=clarify_image(cdk.Stack.of(self).region),
+                image_uri=clarify_image(stack_environment(cdk.Stack.of(self)).region),
                 config_uri=settings.explainability_baselines.config,
                 environment={"publish_cloudwatch_metrics": "Enabled"}),
             model_explainability_baseline_config=me.ModelExplainabilityBaselineConfigProperty(

@@ -10,11 +10,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
+from stacks.common.arns import stack_environment
 from stacks.common.naming import codepipeline_name, endpoint_name, showback_dimensions
+from stacks.common.shared_values import days, hours, minutes
 from stacks.config.endpoint import StageEndpoints
 
 STAGES = ("staging", "prod")
-HOUR, DAY = cdk.Duration.hours(1), cdk.Duration.days(1)
+HOUR, DAY = hours(1), days(1)
 
 
 class FactoryDashboard(Construct):
@@ -26,7 +28,7 @@ class FactoryDashboard(Construct):
         `stage_accounts`: the account each stage runs in (metrics of another account are read through its
         CloudWatch sharing role)."""
         super().__init__(scope, construct_id)
-        here = cdk.Stack.of(self).account
+        here = stack_environment(cdk.Stack.of(self)).account
         self._accounts = {stage: account for stage, account in (stage_accounts or {}).items() if account != here}
         rows: list[list[cloudwatch.IWidget]] = [[cloudwatch.TextWidget(
             markdown=f"# Model Factory: {team}\nBuild and deploy outcomes (CodeBuild), endpoint health, "
@@ -38,7 +40,7 @@ class FactoryDashboard(Construct):
                 view=cloudwatch.GraphWidgetView.BAR,
                 left=[cloudwatch.Metric(namespace="ModelFactory", metric_name="ModelCostUSD",
                                         dimensions_map=showback_dimensions(team, model), statistic="Maximum",
-                                        period=cdk.Duration.days(31), label=model) for model in models])]]
+                                        period=days(31), label=model) for model in models])]]
         for model, endpoints in models.items():
             settings = {stage: getattr(endpoints, stage) for stage in STAGES}
             names = {stage: endpoint_name(team, model, stage) for stage in STAGES}
@@ -122,7 +124,7 @@ class FactoryDashboard(Construct):
     def _endpoint(endpoint: str, settings, metric: str, statistic: str, account: str | None) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
                                  dimensions_map=settings.invocation_dimensions(endpoint), account=account,
-                                 period=cdk.Duration.minutes(5), label=f"{endpoint} {metric}")
+                                 period=minutes(5), label=f"{endpoint} {metric}")
 
     @staticmethod
     def _gpu(endpoint: str, settings, stage: str, account: str | None) -> cloudwatch.Metric:
@@ -131,7 +133,7 @@ class FactoryDashboard(Construct):
             return cloudwatch.Metric(namespace="/aws/sagemaker/InferenceComponents",
                                      metric_name="GPUUtilizationNormalized", account=account,
                                      dimensions_map=settings.invocation_dimensions(endpoint), statistic="Average",
-                                     period=cdk.Duration.minutes(5), label=f"GPU {stage} (per copy)")
+                                     period=minutes(5), label=f"GPU {stage} (per copy)")
         return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name="GPUUtilization", account=account,
                                  dimensions_map={"EndpointName": endpoint, "VariantName": settings.variant_name},
-                                 statistic="Average", period=cdk.Duration.minutes(5), label=f"GPU {stage}")
+                                 statistic="Average", period=minutes(5), label=f"GPU {stage}")

@@ -31,6 +31,7 @@ from stacks.common.naming import (
 )
 from stacks.common.drift_step import BASELINE_DIR, DEFINITION_VERSION, REPORT_DIR, drift_processing_arguments
 from stacks.common.pipeline_schedule import pipeline_arn, pipeline_schedule
+from stacks.common.shared_values import days, hours
 from stacks.config.monitoring import Monitoring
 from stacks.monitoring.endpoint_monitoring import metric_safe
 
@@ -77,7 +78,7 @@ class FactoryDriftMonitor(Construct):
         self.endpoint_name = endpoint_name(team, model, stage)
         name = drift_pipeline_name(team, model, stage)
         if batch_only:
-            self._alarms(team, model, stage, settings, alarm_topic, period=cdk.Duration.days(1),
+            self._alarms(team, model, stage, settings, alarm_topic, period=days(1),
                          m_of_n={"evaluation_periods": 1, "datapoints_to_alarm": 1}, name=name, scheduled=False)
             return
         definition = pipeline_definition(team=team, model=model, stage=stage, settings=settings,
@@ -93,7 +94,7 @@ class FactoryDriftMonitor(Construct):
             self, "Schedule", name=self.endpoint_name, pipeline=self.pipeline, pipeline_arn=self.pipeline_arn,
             expression=settings.schedule, timezone="UTC", role_arn=schedule_role_arn,
             description=f"Model Factory: runs {name} ({settings.schedule}, UTC)")
-        self._alarms(team, model, stage, settings, alarm_topic, period=cdk.Duration.hours(settings.interval_hours),
+        self._alarms(team, model, stage, settings, alarm_topic, period=hours(settings.interval_hours),
                      m_of_n={"evaluation_periods": settings.alarm_periods,
                              "datapoints_to_alarm": min(settings.alarm_datapoints, settings.alarm_periods)},
                      name=name, scheduled=True)

@@ -13,7 +13,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.nag import acknowledge_each
 
 
@@ -21,10 +21,11 @@ class ApiGatewayLogging(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, team: str) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        stack_env = stack_environment(stack)
         self.role = iam.Role(
-            self, "Role", role_name=f"mf-{team}-apigateway-logs-{stack.region}",
+            self, "Role", role_name=f"mf-{team}-apigateway-logs-{stack_env.region}",
             assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com",
-                                            conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                                            conditions={"StringEquals": {"aws:SourceAccount": stack_env.account}}),
             description="Model Factory: API Gateway writes the APIs' access and execution logs")
         log_groups = format_arn(stack, service="logs", resource="log-group", resource_name="*",
                                       arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
@@ -39,6 +40,6 @@ class ApiGatewayLogging(Construct):
         self.account.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         self.account.node.add_dependency(self.role)
         acknowledge_each(self.role.node.find_child("DefaultPolicy").node.default_child, {
-            f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*]": (
+            f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:logs:{stack_env.region}:{stack_env.account}:log-group:*]": (
                 "API Gateway names the execution log groups itself (API-Gateway-Execution-Logs_<api id>/<stage>) "
                 "and the setting serves every API of the account and region; assumable only by API Gateway here.")})

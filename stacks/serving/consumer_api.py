@@ -31,7 +31,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 from stacks.common.naming import (
     api_name,
     api_url_parameter,
@@ -41,6 +41,7 @@ from stacks.common.naming import (
     team_key_alias,
 )
 from stacks.common.nag import acknowledge_each
+from stacks.common.shared_values import minutes
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
 API_NAMESPACE = "AWS/ApiGateway"
@@ -84,7 +85,7 @@ class ConsumerApi(Construct):
                                                         validate_request_body=True)
         self.role = self._integration_role(stack)
         self.authorizer = apigw.TokenAuthorizer(
-            self, "JwtAuthorizer", handler=authorizer_function, results_cache_ttl=cdk.Duration.minutes(5),
+            self, "JwtAuthorizer", handler=authorizer_function, results_cache_ttl=minutes(5),
             identity_source=apigw.IdentitySource.header("Authorization"),
         ) if authorizer_function is not None else None
         self.methods: dict[str, apigw.Method] = {}
@@ -113,8 +114,8 @@ class ConsumerApi(Construct):
         """API Gateway calls the SageMaker runtime as this role: exactly this stage's endpoints (and the
         inference components of those that scale to zero)."""
         role = iam.Role(self, "IntegrationRole", role_name=f"mf-{self.team}-api-{self.stage}",
-                        assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com",
-                                                        conditions={"StringEquals": {"aws:SourceAccount": stack.account}}),
+                        assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com", conditions={
+                            "StringEquals": {"aws:SourceAccount": stack_environment(stack).account}}),
                         description=f"Model Factory: the {self.team} team's {self.stage} API invokes its endpoints")
         resources = []
         for model, settings in self.models.items():
@@ -231,13 +232,14 @@ class ConsumerApi(Construct):
                        bucket_account: str) -> iam.ManagedPolicy | None:
         """What an app team attaches to call the model: SigV4 calls of exactly this method (auth: iam) and, for
         async, reading the answers and failures SageMaker writes for this endpoint."""
+        stack_env = stack_environment(stack)
         statements = []
         if settings.api.auth == "iam":
             statements.append(iam.PolicyStatement(sid="CallTheModel", actions=["execute-api:Invoke"],
                                                   resources=[self.methods[model].method_arn]))
         if settings.is_async:
             prefix = async_prefix(endpoint_name(self.team, model, self.stage))
-            bucket_arn = f"arn:{stack.partition}:s3:::{bucket_name}"
+            bucket_arn = f"arn:{stack_env.partition}:s3:::{bucket_name}"
             statements.append(iam.PolicyStatement(
                 sid="ReadTheAnswers", actions=["s3:GetObject"],
                 resources=[f"{bucket_arn}/{prefix}/output/*", f"{bucket_arn}/{prefix}/failures/*"]))
@@ -245,7 +247,7 @@ class ConsumerApi(Construct):
                 sid="DecryptTheAnswers", actions=["kms:Decrypt"],
                 resources=[format_arn(stack, service="kms", account=bucket_account, resource="key", resource_name="*")],
                 conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": team_key_alias(self.team)},
-                            "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}))
+                            "StringEquals": {"kms:ViaService": f"s3.{stack_env.region}.amazonaws.com"}}))
         if not statements:
             return None  # auth: jwt on a real-time model: the token is the whole credential
         policy = iam.ManagedPolicy(
@@ -255,9 +257,9 @@ class ConsumerApi(Construct):
         if settings.is_async:
             prefix = async_prefix(endpoint_name(self.team, model, self.stage))
             for kind in ("output", "failures"):
-                reasons[f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:s3:::{bucket_name}/{prefix}/{kind}/*]"] = (
+                reasons[f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:s3:::{bucket_name}/{prefix}/{kind}/*]"] = (
                     f"SageMaker names each asynchronous {kind} object; only this endpoint's prefix.")
-            reasons[f"AwsSolutions-IAM5[Resource::arn:{stack.partition}:kms:{stack.region}:{bucket_account}:key/*]"] = (
+            reasons[f"AwsSolutions-IAM5[Resource::arn:{stack_env.partition}:kms:{stack_env.region}:{bucket_account}:key/*]"] = (
                 f"Decrypt through S3 only, of the key aliased {team_key_alias(self.team)} (its id lives in the "
                 "team's factory stack).")
         if reasons:
@@ -268,7 +270,7 @@ class ConsumerApi(Construct):
     def _metric(self, model: str, name: str, statistic: str) -> cloudwatch.Metric:
         """Per-method API Gateway metrics (detailed metrics on): ApiName, Method, Resource, Stage."""
         return cloudwatch.Metric(namespace=API_NAMESPACE, metric_name=name, statistic=statistic,
-                                 period=cdk.Duration.minutes(5),
+                                 period=minutes(5),
                                  dimensions_map={"ApiName": api_name(self.team, self.stage), "Method": "POST",
                                                  "Resource": f"/{model}/invocations", "Stage": self.stage})
 
@@ -285,7 +287,7 @@ class ConsumerApi(Construct):
                 metric=cloudwatch.MathExpression(
                     expression="IF(calls > 0, 100 * errors / calls, 0)", label=f"{kind.upper()} % of calls",
                     using_metrics={"errors": self._metric(model, metric_name, "Sum"), "calls": count},
-                    period=cdk.Duration.minutes(5)),
+                    period=minutes(5)),
                 threshold=threshold, evaluation_periods=2, datapoints_to_alarm=2,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))

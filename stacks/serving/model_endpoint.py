@@ -32,6 +32,7 @@ from constructs import Construct
 
 from stacks.common.arns import format_arn
 from stacks.common.naming import SHADOW_VARIANT, async_locations, async_topic_name
+from stacks.common.shared_values import minutes, seconds
 from stacks.config.endpoint import EndpointSettings, inference_component_name
 
 ENDPOINT_NAMESPACE = "AWS/SageMaker"
@@ -276,8 +277,8 @@ class ModelEndpoint(Construct):
     def _scale_variant(self) -> appscaling.ScalableTarget:
         s = self.settings
         target = self._variant_target("ScalableTarget", self.variant_name, s.min_instances, s.max_instances)
-        cooldowns = {"scale_out_cooldown": cdk.Duration.seconds(s.scale_out_cooldown_seconds),
-                     "scale_in_cooldown": cdk.Duration.seconds(s.scale_in_cooldown_seconds)}
+        cooldowns = {"scale_out_cooldown": seconds(s.scale_out_cooldown_seconds),
+                     "scale_in_cooldown": seconds(s.scale_in_cooldown_seconds)}
         if s.is_async:
             self._scale_on_queue(target)
         elif s.scaling_metric == "invocations":
@@ -312,13 +313,13 @@ class ModelEndpoint(Construct):
             "BacklogPerInstance",
             custom_metric=self._async_metric("ApproximateBacklogSizePerInstance", "Average"),
             target_value=s.async_inference.backlog_per_instance,
-            scale_out_cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
-            scale_in_cooldown=cdk.Duration.seconds(s.scale_in_cooldown_seconds),
+            scale_out_cooldown=seconds(s.scale_out_cooldown_seconds),
+            scale_in_cooldown=seconds(s.scale_in_cooldown_seconds),
         )
         wake_up = appscaling.StepScalingAction(
             self, "WakeUpOnBacklog", scaling_target=target,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+            cooldown=seconds(s.scale_out_cooldown_seconds),
             metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
         )
         wake_up.add_adjustment(adjustment=1, lower_bound=0)
@@ -338,7 +339,7 @@ class ModelEndpoint(Construct):
         "Monitoring asynchronous endpoints")."""
         return cloudwatch.Metric(namespace=ENDPOINT_NAMESPACE, metric_name=name,
                                  dimensions_map={"EndpointName": self.endpoint_name}, statistic=statistic,
-                                 period=cdk.Duration.minutes(1))
+                                 period=minutes(1))
 
     def _scale_shadow(self) -> appscaling.ScalableTarget:
         """The shadow variant scales on its own share of the traffic, with the production variant's policy."""
@@ -350,10 +351,10 @@ class ModelEndpoint(Construct):
             custom_metric=cloudwatch.Metric(
                 namespace=ENDPOINT_NAMESPACE, metric_name="InvocationsPerInstance",
                 dimensions_map={"EndpointName": self.endpoint_name, "VariantName": SHADOW_VARIANT},
-                statistic="Sum", period=cdk.Duration.minutes(1)),
+                statistic="Sum", period=minutes(1)),
             target_value=s.invocations_target_per_instance,
-            scale_out_cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
-            scale_in_cooldown=cdk.Duration.seconds(s.scale_in_cooldown_seconds),
+            scale_out_cooldown=seconds(s.scale_out_cooldown_seconds),
+            scale_in_cooldown=seconds(s.scale_in_cooldown_seconds),
         )
         return target
 
@@ -370,8 +371,8 @@ class ModelEndpoint(Construct):
             max_capacity=s.max_instances,
         )
         target.node.add_dependency(self.inference_component)
-        cooldowns = {"scale_out_cooldown": cdk.Duration.seconds(s.scale_out_cooldown_seconds),
-                     "scale_in_cooldown": cdk.Duration.seconds(s.scale_in_cooldown_seconds)}
+        cooldowns = {"scale_out_cooldown": seconds(s.scale_out_cooldown_seconds),
+                     "scale_in_cooldown": seconds(s.scale_in_cooldown_seconds)}
         # SageMaker publishes no invocation datapoint while there is no traffic, so a policy on invocations
         # never sees the idle minutes and never scales in to zero; concurrent requests per copy (high
         # resolution) is published at zero too (AWS's scale-to-zero example for inference components).
@@ -389,7 +390,7 @@ class ModelEndpoint(Construct):
                 custom_metric=cloudwatch.Metric(
                     namespace=COMPONENT_NAMESPACE, metric_name="GPUUtilizationNormalized",
                     dimensions_map={"InferenceComponentName": self.inference_component_name},
-                    statistic="Average", period=cdk.Duration.minutes(1)),
+                    statistic="Average", period=minutes(1)),
                 target_value=s.effective_gpu_target_percent,
                 **cooldowns,
             )
@@ -399,7 +400,7 @@ class ModelEndpoint(Construct):
             "WakeUpFromZero",
             scaling_target=target,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-            cooldown=cdk.Duration.seconds(s.scale_out_cooldown_seconds),
+            cooldown=seconds(s.scale_out_cooldown_seconds),
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
         )
         wake_up.add_adjustment(adjustment=1, lower_bound=0)
@@ -413,7 +414,7 @@ class ModelEndpoint(Construct):
                 metric_name="NoCapacityInvocationFailures",
                 dimensions_map={"InferenceComponentName": self.inference_component_name},
                 statistic="Maximum",
-                period=cdk.Duration.minutes(1),
+                period=minutes(1),
             ),
             threshold=1,
             evaluation_periods=1,
@@ -450,7 +451,7 @@ class ModelEndpoint(Construct):
             metric_name=name,
             dimensions_map=self.dimensions,
             statistic=statistic,
-            period=cdk.Duration.minutes(period_minutes),
+            period=minutes(period_minutes),
         )
 
     def _instance_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
@@ -459,7 +460,7 @@ class ModelEndpoint(Construct):
             metric_name=name,
             dimensions_map={"EndpointName": self.endpoint_name, "VariantName": self.variant_name},
             statistic=statistic,
-            period=cdk.Duration.minutes(1),
+            period=minutes(1),
         )
 
     def _gpu_metric(self, name: str) -> cloudwatch.Metric:
@@ -468,7 +469,7 @@ class ModelEndpoint(Construct):
         if self.settings.scale_to_zero:
             return cloudwatch.Metric(namespace=COMPONENT_NAMESPACE, metric_name=f"{name}Normalized",
                                      dimensions_map={"InferenceComponentName": self.inference_component_name},
-                                     statistic="Average", period=cdk.Duration.minutes(1))
+                                     statistic="Average", period=minutes(1))
         return self._instance_metric(name, "Average")
 
     def instance_count(self) -> cloudwatch.MathExpression:
@@ -477,7 +478,7 @@ class ModelEndpoint(Construct):
             expression="samples",
             using_metrics={"samples": self._instance_metric("CPUUtilization", "SampleCount")},
             label="instances in service",
-            period=cdk.Duration.minutes(1),
+            period=minutes(1),
         )
 
     def _alarms(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
@@ -532,7 +533,7 @@ class ModelEndpoint(Construct):
                 expression="IF(invocations > 0, 100 * errors / invocations, 0)", label="4XX % of invocations",
                 using_metrics={"errors": self._endpoint_metric("Invocation4XXErrors", "Sum", 5),
                                "invocations": invocations},
-                period=cdk.Duration.minutes(5)),
+                period=minutes(5)),
             threshold=a.errors_4xx_percent, evaluation_periods=2, datapoints_to_alarm=2,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -563,7 +564,7 @@ class ModelEndpoint(Construct):
             alarm_name=f"{self.endpoint_name}-container-errors",
             alarm_description=f"The model container logged {a.container_errors_per_5_minutes} or more error lines "
                               f"in 5 minutes (log group {self.log_group.log_group_name})",
-            metric=errors.metric(statistic="Sum", period=cdk.Duration.minutes(5)),
+            metric=errors.metric(statistic="Sum", period=minutes(5)),
             threshold=a.container_errors_per_5_minutes, evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -607,7 +608,7 @@ class ModelEndpoint(Construct):
             cloudwatch.GraphWidget(title="Model latency (ms)", left=[
                 cloudwatch.MathExpression(expression=f"latency_{stat} / 1000", label=f"{stat} ms",
                                           using_metrics={f"latency_{stat}": self._endpoint_metric("ModelLatency", stat)},
-                                          period=cdk.Duration.minutes(1))
+                                          period=minutes(1))
                 for stat in ("p50", "p99")], width=12),
             cloudwatch.GraphWidget(title="Errors", left=[
                 self._endpoint_metric("Invocation5XXErrors", "Sum"),
@@ -620,7 +621,7 @@ class ModelEndpoint(Construct):
         widgets.append(cloudwatch.GraphWidget(title="Overhead latency (ms) and container errors", left=[
             cloudwatch.MathExpression(expression="overhead / 1000", label="overhead p99 ms",
                                       using_metrics={"overhead": self._endpoint_metric("OverheadLatency", "p99")},
-                                      period=cdk.Duration.minutes(1))],
+                                      period=minutes(1))],
             right=[self.alarms["container_errors"].metric],
             width=24))
         if s.is_async:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 
-from stacks.common.arns import format_arn
+from stacks.common.arns import format_arn, stack_environment
 
 VARIANTS = [
     dict(service="sagemaker", resource="pipeline", resource_name="mf-fraud-card-fraud"),
@@ -39,3 +39,10 @@ def test_the_arn_is_the_one_stack_format_arn_builds(stacks, components):
         assert format_arn(stack, **components) == stack.format_arn(**components)
         # and resolves to the same template value (tokens included)
         assert stack.resolve(format_arn(stack, **components)) == stack.resolve(stack.format_arn(**components))
+
+
+def test_the_environment_is_the_stacks_own_read_once(stacks):
+    concrete, agnostic = stacks
+    assert stack_environment(concrete) == (concrete.partition, "eu-west-1", "111111111111")
+    assert stack_environment(agnostic) == (agnostic.partition, agnostic.region, agnostic.account)
+    assert stack_environment(agnostic) is stack_environment(agnostic)
