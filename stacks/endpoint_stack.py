@@ -46,7 +46,7 @@ class EndpointStack(cdk.Stack):
         cdk.Tags.of(self).add("model-factory:stage", manifest.stage)
         # The team's foundation resources are found by their deterministic names: no cross-stack export
         # ties an endpoint to the factory's stacks.
-        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", format_arn(self, 
+        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", format_arn(self,
             service="sns", resource=approver_topic_name(manifest.team), arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
         def team_role(name: str) -> str:
             """A role the team's foundation or target stack made in this account (CloudFormation makes none)."""

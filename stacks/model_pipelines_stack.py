@@ -39,7 +39,7 @@ class ModelPipelinesStack(cdk.Stack):
         cdk.Tags.of(self).add(TAG_MODEL, model.name)
         bucket = s3.Bucket.from_bucket_attributes(self, "ArtifactBucket", bucket_name=bucket_name, encryption_key=key)
         role = iam.Role.from_role_name(self, "SageMakerExecutionRole", sagemaker_role_name, mutable=False)
-        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", format_arn(self, 
+        topic = sns.Topic.from_topic_arn(self, "ApproverTopic", format_arn(self,
             service="sns", resource=approver_topic_name, arn_format=cdk.ArnFormat.NO_RESOURCE_NAME))
         self.build = ModelBuild(self, "ModelBuild", team=team, model=model, bucket=bucket, key=key,
                                 sagemaker_role=role, tags={**job_tags, TAG_MODEL: model.name}, topic=topic)

@@ -46,7 +46,7 @@ class TargetStack(cdk.Stack):
             # asynchronous answers land in the factory account's bucket
             self.apis = TeamApis(self, "Apis", team=team, stages=api_stages, bucket_name=artifact_bucket_name,
                                  bucket_account=factory_account, key=key, topic=topic)
-        factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", format_arn(self, 
+        factory_bus = events.EventBus.from_event_bus_arn(self, "FactoryBus", format_arn(self,
             service="events", account=factory_account, resource="event-bus", resource_name="default"))
         self.drift_forwarding = events.Rule(
             self, "ForwardDriftAlarms",

@@ -313,7 +313,7 @@ class ModelBuild(Construct):
             f"AwsSolutions-IAM5[Resource::{nag_text(stack, bucket.arn_for_objects(pipeline_name + '/code/*'))}]": (
                 "The build uploads its code version (keyed by commit) under this model's code prefix."
             ),
-            "AwsSolutions-IAM5[Resource::" + nag_text(stack, format_arn(stack, 
+            "AwsSolutions-IAM5[Resource::" + nag_text(stack, format_arn(stack,
                 service="sagemaker", resource="model-package", resource_name=f"{group}/*")) + "]": (
                 "Read-only: the build compares its commit and data version with the newest version of this "
                 "model's own package group, whose versions SageMaker numbers."

@@ -46,7 +46,7 @@ class SageMakerExecutionRole(Construct):
             max_session_duration=hours(12),
         )
         policy = iam.Policy(self, "Policy", roles=[self.role])
-        job_log_groups = format_arn(stack, 
+        job_log_groups = format_arn(stack,
             service="logs", resource="log-group", resource_name="/aws/sagemaker/*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )

@@ -33,7 +33,7 @@ class TeamKey(Construct):
             principals=[service_principal(f"logs.{stack_environment(stack).region}.amazonaws.com")],
             actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             resources=["*"],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format_arn(stack, 
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": format_arn(stack,
                 service="logs", resource="log-group", resource_name="*",
                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}},
         ))

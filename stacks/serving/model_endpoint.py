@@ -255,7 +255,7 @@ class ModelEndpoint(Construct):
         if existing is not None:
             return existing
         stack = cdk.Stack.of(self)
-        return iam.Role.from_role_arn(self, "AutoScalingServiceRole", format_arn(stack, 
+        return iam.Role.from_role_arn(self, "AutoScalingServiceRole", format_arn(stack,
             service="iam", region="", resource="role",
             resource_name="aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
                           "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"), mutable=False)
