@@ -4,8 +4,8 @@ Each worker builds its own session and module fixtures, and some of them take se
 example and five-team factories, the endpoint stacks, the local training run, the rendered pipeline
 definitions. So every test under tests/infrastructure/ (they all read the synthesized templates) is one unit of
 work, the tests of a file that use one of its module-scoped fixtures are one unit, and every other test is a unit
-of its own (as `--dist load` schedules it): each expensive fixture is built once per run, not once per worker, and the
-independent tests (each a subprocess or a moto run) still fill whichever worker is free.
+of its own (as `--dist load` schedules it): each expensive fixture is built once per run, not once per worker,
+and the independent tests (each a subprocess or a moto run) still fill whichever worker is free.
 
 (`--dist loadgroup` with `xdist_group` marks would say the same, but under pytest 9.2 it silently groups
 nothing: pytest-xdist 3.8 writes the group into `item._nodeid`, which pytest no longer reads;
@@ -26,32 +26,36 @@ SYNTHESIZED = "tests/infrastructure/"
 SYNTHESIZING_FIXTURES = frozenset({"example_factory", "many_team_factory", "endpoints"})
 
 
-def _fixture(decorator: ast.expr) -> tuple[str, bool] | None:
-    """(scope, autouse) of a `@pytest.fixture` or `@pytest.fixture(...)` decorator; None for any other."""
+def _fixture(decorator: ast.expr) -> dict | None:
+    """The options of a `@pytest.fixture` or `@pytest.fixture(...)` decorator ({} for none); None for any other."""
     call = decorator if isinstance(decorator, ast.Call) else None
     target = call.func if call else decorator
     if (target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)) != "fixture":
         return None
-    options = {k.arg: k.value.value for k in (call.keywords if call else ()) if isinstance(k.value, ast.Constant)}
-    return str(options.get("scope", "function")), bool(options.get("autouse", False))
+    return {k.arg: k.value.value for k in (call.keywords if call else ()) if isinstance(k.value, ast.Constant)}
 
 
 @functools.cache
 def sharing_tests(path: Path) -> frozenset[str]:
     """The tests of this file that use one of its module-scoped fixtures, directly or through the file's other
     fixtures (every test, when a module-scoped fixture is autouse)."""
-    functions = {node.name: node for node in ast.walk(ast.parse(path.read_text()))
-                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    fixtures = {name: found for name, node in functions.items() for d in node.decorator_list
-                if (found := _fixture(d))}
-    autouse = any(scope == "module" and auto for scope, auto in fixtures.values())
-
-    @functools.cache
-    def shares(name: str) -> bool:
-        return any(arg.arg in fixtures and (fixtures[arg.arg][0] == "module" or shares(arg.arg))
-                   for arg in functions[name].args.args)
-
-    return frozenset(name for name in functions if name.startswith("test") and (autouse or shares(name)))
+    functions = [node for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    fixtures = {}  # fixture name -> (scope, autouse, the fixtures it requests)
+    for node in functions:
+        for options in (o for o in map(_fixture, node.decorator_list) if o is not None):
+            fixtures[options.get("name", node.name)] = (options.get("scope", "function"), options.get("autouse"),
+                                                        [arg.arg for arg in node.args.args])
+    shared = {name for name, (scope, _, _) in fixtures.items() if scope == "module"}
+    if any(scope == "module" and autouse for scope, autouse, _ in fixtures.values()):
+        return frozenset(node.name for node in functions if node.name.startswith("test"))
+    while True:  # a fixture that requests a shared one shares it
+        more = {name for name, (_, _, requested) in fixtures.items() if shared.intersection(requested)} - shared
+        if not more:
+            break
+        shared |= more
+    return frozenset(node.name for node in functions if node.name.startswith("test")
+                     and shared.intersection(arg.arg for arg in node.args.args))
 
 
 def work_unit(nodeid: str, root: Path = ROOT) -> str:

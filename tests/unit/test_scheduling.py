@@ -13,7 +13,10 @@ def test_infrastructure_is_one_unit_a_files_tests_sharing_a_module_fixture_anoth
         "@pytest.fixture\ndef scored(trained, tmp_path):\n    ...\n\n"
         "def test_c(trained):\n    ...\n\ndef test_e(scored):\n    ...\n\n"
         "class TestGroup:\n    def test_f(self, trained):\n        ...\n\n"
-        "def test_alone(tmp_path):\n    ...\n")
+        "def test_alone(tmp_path):\n    ...\n\n"
+        '@pytest.fixture(scope="module", name="renamed")\ndef _renamed():\n    ...\n\n'
+        "@pytest.fixture\ndef tmp_path(tmp_path):\n    return tmp_path\n\n"
+        "def test_h(renamed):\n    ...\n")
     (tmp_path / "tests" / "test_autouse.py").write_text(
         'from pytest import fixture\n\n@fixture(scope="module", autouse=True)\ndef started():\n    ...\n\n'
         "def test_g():\n    ...\n")
@@ -21,7 +24,8 @@ def test_infrastructure_is_one_unit_a_files_tests_sharing_a_module_fixture_anoth
                                                       "def test_d(aws):\n    ...\n")
     assert work_unit("tests/infrastructure/build/test_model_build.py::test_a", tmp_path) == SYNTHESIZED
     assert work_unit("tests/infrastructure/test_security_and_limits.py::test_b[x]", tmp_path) == SYNTHESIZED
-    for test in ("test_c", "test_e[1-2]", "TestGroup::test_f"):  # directly, through a fixture, in a class
+    for test in ("test_c", "test_e[1-2]", "TestGroup::test_f", "test_h"):  # directly, via a fixture, in a class,
+        # by the fixture's given name
         assert work_unit(f"tests/test_shared.py::{test}", tmp_path) == "tests/test_shared.py"
     assert work_unit("tests/test_shared.py::test_alone", tmp_path) == "tests/test_shared.py::test_alone"
     assert work_unit("tests/test_autouse.py::test_g", tmp_path) == "tests/test_autouse.py"
