@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_scheduler as scheduler
 from constructs import Construct
+
 from stacks.common.arns import format_arn
 
 

@@ -13,24 +13,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
 
-@functools.cache
-def seconds(amount: float) -> cdk.Duration:
-    return cdk.Duration.seconds(amount)
-
-
-@functools.cache
-def minutes(amount: float) -> cdk.Duration:
-    return cdk.Duration.minutes(amount)
-
-
-@functools.cache
-def hours(amount: float) -> cdk.Duration:
-    return cdk.Duration.hours(amount)
-
-
-@functools.cache
-def days(amount: float) -> cdk.Duration:
-    return cdk.Duration.days(amount)
+seconds = functools.cache(cdk.Duration.seconds)
+minutes = functools.cache(cdk.Duration.minutes)
+hours = functools.cache(cdk.Duration.hours)
+days = functools.cache(cdk.Duration.days)
 
 
 @functools.cache
